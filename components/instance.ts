@@ -1,0 +1,103 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as oci from "@pulumi/oci";
+import { DEFAULTS } from "../config";
+
+export const A1_SHAPE = "VM.Standard.A1.Flex";
+
+export interface A1InstanceArgs {
+    /** OCID of the compartment the instance lives in. */
+    readonly compartmentId: pulumi.Input<string>;
+    /** The public subnet for the primary VNIC. */
+    readonly subnetId: pulumi.Input<string>;
+    /** Pinned arm64 Ubuntu image OCID. A different value replaces the instance and wipes its boot volume. */
+    readonly imageId: pulumi.Input<string>;
+    /** One OpenSSH public key line for the `ubuntu` user. Changing it replaces the instance. */
+    readonly sshPublicKey: pulumi.Input<string>;
+    /** OCPUs. Defaults to 2. */
+    readonly ocpus?: number;
+    /** Memory in GB. Defaults to 12. */
+    readonly memoryInGbs?: number;
+    /** Boot volume size in GB. Defaults to 50 (OCI's minimum). */
+    readonly bootVolumeSizeInGbs?: number;
+    /** Display name and hostname. Defaults to "coinpilot-ins". */
+    readonly displayName?: string;
+    /**
+     * Availability domain name. Defaults to the region's first AD from `getAvailabilityDomains`
+     * (a stable choice: the AD is part of the instance's identity, changing it replaces the instance).
+     */
+    readonly availabilityDomain?: pulumi.Input<string>;
+    /**
+     * Extra resource options for the instance itself, e.g. the capacity hunt's error hooks
+     * (`hooks: { onError: [...] }`) or `dependsOn`. Defaults to none.
+     */
+    readonly instanceOptions?: pulumi.CustomResourceOptions;
+}
+
+/** The CoinPilot host: one Ampere A1.Flex VM with a public IP, launched from a pinned image. */
+export class A1Instance extends pulumi.ComponentResource {
+    public readonly instance: oci.core.Instance;
+    public readonly instanceId: pulumi.Output<string>;
+    public readonly publicIp: pulumi.Output<string>;
+    public readonly privateIp: pulumi.Output<string>;
+    public readonly availabilityDomain: pulumi.Output<string>;
+
+    constructor(name: string, args: A1InstanceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("coinpilot:compute:A1Instance", name, {}, opts);
+        const displayName = args.displayName ?? DEFAULTS.instanceName;
+        const availabilityDomain =
+            args.availabilityDomain ??
+            oci.identity
+                .getAvailabilityDomainsOutput({ compartmentId: args.compartmentId }, { parent: this })
+                .apply((result) => {
+                    const first = result.availabilityDomains[0]?.name;
+                    if (!first) throw new Error("getAvailabilityDomains returned no availability domain for this compartment/region");
+                    return first;
+                });
+
+        this.instance = new oci.core.Instance(`${name}-vm`, {
+            compartmentId: args.compartmentId,
+            availabilityDomain,
+            // Fault domain left unset on purpose: OCI then places the VM in any FD with capacity.
+            displayName,
+            shape: A1_SHAPE,
+            shapeConfig: {
+                ocpus: args.ocpus ?? DEFAULTS.ocpus,
+                memoryInGbs: args.memoryInGbs ?? DEFAULTS.memoryInGbs,
+            },
+            sourceDetails: {
+                sourceType: "image",
+                sourceId: args.imageId,
+                bootVolumeSizeInGbs: String(args.bootVolumeSizeInGbs ?? DEFAULTS.bootVolumeSizeInGbs),
+            },
+            createVnicDetails: {
+                subnetId: args.subnetId,
+                assignPublicIp: "true",
+                hostnameLabel: hostnameLabel(displayName),
+                displayName: `${displayName}-vnic`,
+            },
+            metadata: { ssh_authorized_keys: args.sshPublicKey },
+            // Only IMDSv2: a container that reaches the metadata service cannot use the legacy endpoints.
+            instanceOptions: { areLegacyImdsEndpointsDisabled: true },
+            // A kept boot volume would eat the 200 GB free allowance and make the next launch fail with
+            // LimitExceeded; data that must survive lives on the separate data volume instead.
+            preserveBootVolume: false,
+        }, { ...args.instanceOptions, parent: this });
+
+        this.instanceId = this.instance.id;
+        this.publicIp = this.instance.publicIp;
+        this.privateIp = this.instance.privateIp;
+        this.availabilityDomain = this.instance.availabilityDomain;
+        this.registerOutputs({
+            instanceId: this.instanceId,
+            publicIp: this.publicIp,
+            privateIp: this.privateIp,
+            availabilityDomain: this.availabilityDomain,
+        });
+    }
+}
+
+/** OCI hostname labels: lowercase letters, digits and hyphens, starting with a letter, at most 63. */
+export function hostnameLabel(displayName: string): string {
+    const label = displayName.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^[^a-z]+/, "").slice(0, 63);
+    return label || "coinpilot";
+}

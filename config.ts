@@ -1,0 +1,189 @@
+// Reads and validates the stack config (namespace `coinpilot`) once. Validation is a pure function
+// so every bad input is reported together, naming its key, before any resource is declared.
+import * as pulumi from "@pulumi/pulumi";
+import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, parseBoolean, parseNumber } from "./lib/validate";
+
+export const CONFIG_NAMESPACE = "coinpilot";
+
+/** Free-tier allowance for Ampere A1 in a tenancy (all A1 instances together). */
+export const FREE_TIER = { ocpus: 4, memoryInGbs: 24, blockStorageInGbs: 200 } as const;
+/** VM.Standard.A1.Flex limits per instance. */
+export const A1_FLEX = { maxOcpus: 80, minMemoryPerOcpu: 1, maxMemoryPerOcpu: 64, maxMemoryInGbs: 512 } as const;
+export const BOOT_VOLUME = { minInGbs: 50, maxInGbs: 32768 } as const;
+
+/** Defaults for optional keys; Pulumi.yaml documents the same values (a test keeps them equal). */
+export const DEFAULTS = {
+    ocpus: 2,
+    memoryInGbs: 12,
+    bootVolumeSizeInGbs: 50,
+    instanceName: "coinpilot-ins",
+    vcnCidr: "10.0.0.0/16",
+    subnetCidr: "10.0.1.0/24",
+    allowPaidShape: false,
+} as const;
+
+export interface StackConfig {
+    readonly compartmentId: string;
+    readonly sshAllowedCidr: string;
+    readonly sshPublicKey: string;
+    readonly imageId: string;
+    readonly ocpus: number;
+    readonly memoryInGbs: number;
+    readonly bootVolumeSizeInGbs: number;
+    readonly instanceName: string;
+    readonly vcnCidr: string;
+    readonly subnetCidr: string;
+    readonly allowPaidShape: boolean;
+}
+
+/** Raw config text by key (without the namespace), as `pulumi config` stores it. */
+export type RawConfig = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+    constructor(readonly problems: readonly string[]) {
+        super(
+            `Invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was created:\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+export function keyName(key: string): string {
+    return `${CONFIG_NAMESPACE}:${key}`;
+}
+
+/** Collects problems and typed values; each problem is prefixed with its full key name. */
+export class ConfigReader {
+    readonly problems: string[] = [];
+    constructor(private readonly raw: RawConfig) {}
+
+    problem(key: string, message: string): void {
+        this.problems.push(`${keyName(key)}: ${message}`);
+    }
+
+    private present(key: string): string | undefined {
+        const value = this.raw[key];
+        return value === undefined || value.trim() === "" ? undefined : value;
+    }
+
+    require(key: string, how: string): string {
+        const value = this.present(key);
+        if (value === undefined) this.problem(key, `is required; ${how}`);
+        return value ?? "";
+    }
+
+    string(key: string, fallback: string): string {
+        return this.present(key)?.trim() ?? fallback;
+    }
+
+    number(key: string, fallback: number, check: { min: number; max: number; integer?: boolean }): number {
+        const text = this.present(key);
+        if (text === undefined) return fallback;
+        const value = parseNumber(text);
+        if (value === undefined) {
+            this.problem(key, `"${text}" is not a number`);
+            return fallback;
+        }
+        if (check.integer && !Number.isInteger(value)) this.problem(key, `${value} must be a whole number`);
+        if (value < check.min || value > check.max) this.problem(key, `${value} is outside ${check.min}–${check.max}`);
+        return value;
+    }
+
+    boolean(key: string, fallback: boolean): boolean {
+        const text = this.present(key);
+        if (text === undefined) return fallback;
+        const value = parseBoolean(text);
+        if (value === undefined) this.problem(key, `"${text}" is not true or false`);
+        return value ?? fallback;
+    }
+
+    /** Runs a validator on a present value and records its problem. */
+    check(key: string, value: string, validator: (text: string) => string | undefined): void {
+        if (value === "") return;
+        const message = validator(value);
+        if (message) this.problem(key, message);
+    }
+}
+
+/** Validates raw config text; throws ConfigError listing every problem at once. */
+export function validateConfig(raw: RawConfig): StackConfig {
+    const r = new ConfigReader(raw);
+    const compartmentId = r.require("compartmentId", "set the OCID of the compartment to deploy into: pulumi config set coinpilot:compartmentId ocid1.compartment.oc1..…");
+    r.check("compartmentId", compartmentId, (v) => checkOcid(v, ["compartment", "tenancy"]));
+    const sshAllowedCidr = r.require("sshAllowedCidr", "set your public IPv4 address as a /32: pulumi config set coinpilot:sshAllowedCidr 198.51.100.7/32");
+    r.check("sshAllowedCidr", sshAllowedCidr, checkSshCidr);
+    const sshPublicKey = r.require("sshPublicKey", 'set your SSH public key: pulumi config set coinpilot:sshPublicKey "$(cat ~/.ssh/id_ed25519.pub)"');
+    r.check("sshPublicKey", sshPublicKey, checkSshPublicKey);
+    const imageId = r.require("imageId", "pin an arm64 (aarch64) Ubuntu image OCID for your region: see README 'Pinning the image'");
+    r.check("imageId", imageId, (v) => checkOcid(v, ["image"]));
+
+    const allowPaidShape = r.boolean("allowPaidShape", DEFAULTS.allowPaidShape);
+    const ocpus = r.number("ocpus", DEFAULTS.ocpus, { min: 1, max: A1_FLEX.maxOcpus, integer: true });
+    const memoryInGbs = r.number("memoryInGbs", DEFAULTS.memoryInGbs, { min: 1, max: A1_FLEX.maxMemoryInGbs, integer: true });
+    const bootVolumeSizeInGbs = r.number("bootVolumeSizeInGbs", DEFAULTS.bootVolumeSizeInGbs, {
+        min: BOOT_VOLUME.minInGbs,
+        max: BOOT_VOLUME.maxInGbs,
+        integer: true,
+    });
+    const perOcpu = memoryInGbs / ocpus;
+    if (perOcpu < A1_FLEX.minMemoryPerOcpu || perOcpu > A1_FLEX.maxMemoryPerOcpu) {
+        r.problem("memoryInGbs", `${memoryInGbs} GB for ${ocpus} OCPU is outside A1.Flex's ${A1_FLEX.minMemoryPerOcpu}–${A1_FLEX.maxMemoryPerOcpu} GB per OCPU`);
+    }
+    if (!allowPaidShape) {
+        const paid = "beyond the Always Free allowance; lower it, or set coinpilot:allowPaidShape true to accept charges";
+        if (ocpus > FREE_TIER.ocpus) r.problem("ocpus", `${ocpus} OCPU is ${paid} (${FREE_TIER.ocpus} OCPU in total)`);
+        if (memoryInGbs > FREE_TIER.memoryInGbs) r.problem("memoryInGbs", `${memoryInGbs} GB is ${paid} (${FREE_TIER.memoryInGbs} GB in total)`);
+        if (bootVolumeSizeInGbs > FREE_TIER.blockStorageInGbs) {
+            r.problem("bootVolumeSizeInGbs", `${bootVolumeSizeInGbs} GB is ${paid} (${FREE_TIER.blockStorageInGbs} GB of block storage in total)`);
+        }
+    }
+
+    const instanceName = r.string("instanceName", DEFAULTS.instanceName);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(instanceName)) {
+        r.problem("instanceName", `"${instanceName}" must be 1–63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+    }
+    const vcnCidr = r.string("vcnCidr", DEFAULTS.vcnCidr);
+    const subnetCidr = r.string("subnetCidr", DEFAULTS.subnetCidr);
+    const cidrProblems = checkNetworkCidrs(vcnCidr, subnetCidr);
+    if (cidrProblems.vcn) r.problem("vcnCidr", cidrProblems.vcn);
+    if (cidrProblems.subnet) r.problem("subnetCidr", cidrProblems.subnet);
+
+    if (r.problems.length > 0) throw new ConfigError(r.problems);
+    return {
+        compartmentId: compartmentId.trim(),
+        sshAllowedCidr: sshAllowedCidr.trim(),
+        sshPublicKey: sshPublicKey.trim(),
+        imageId: imageId.trim(),
+        ocpus,
+        memoryInGbs,
+        bootVolumeSizeInGbs,
+        instanceName,
+        vcnCidr,
+        subnetCidr,
+        allowPaidShape,
+    };
+}
+
+/** Every key this program reads; Pulumi.yaml documents each (a test keeps the two lists equal). */
+export const CONFIG_KEYS = [
+    "compartmentId",
+    "sshAllowedCidr",
+    "sshPublicKey",
+    "imageId",
+    "ocpus",
+    "memoryInGbs",
+    "bootVolumeSizeInGbs",
+    "instanceName",
+    "vcnCidr",
+    "subnetCidr",
+    "allowPaidShape",
+] as const;
+
+/** Reads the stack's config once and validates it. */
+export function loadConfig(): StackConfig {
+    const config = new pulumi.Config(CONFIG_NAMESPACE);
+    const raw: Record<string, string | undefined> = {};
+    for (const key of CONFIG_KEYS) raw[key] = config.get(key);
+    return validateConfig(raw);
+}

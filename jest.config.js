@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/tests"],
+  testMatch: ["**/*.test.ts"],
+  transform: { "^.+\\.ts$": ["ts-jest", {}] },
+  // Pulumi mocks hold global state: each test file gets its own module registry anyway,
+  // but keep files in separate workers so setMocks never leaks across suites.
+  maxWorkers: 2,
+};

@@ -1,0 +1,188 @@
+// A fake OCI for Pulumi's in-process mocks, shared by the offline plan and the tests,
+// so both evaluate the real program against the same well-formed lookups and outputs.
+import * as pulumi from "@pulumi/pulumi";
+
+/** Everything the program asked the engine to create, as the engine received it. */
+export interface RecordedResource {
+    readonly type: string;
+    readonly name: string;
+    readonly urn: string;
+    /** URN of the parent resource; the stack's URN for top-level resources. */
+    readonly parent: string;
+    readonly custom: boolean;
+    /** Inputs as sent to the engine; secret values keep Pulumi's secret envelope. */
+    readonly inputs: Record<string, unknown>;
+    readonly options: {
+        readonly protect: boolean;
+        readonly retainOnDelete: boolean;
+        readonly deletedWith: string;
+        /** Explicit `dependsOn` only; dependencies implied by inputs are left out. */
+        readonly dependsOn: string[];
+        readonly ignoreChanges: string[];
+        readonly replaceOnChanges: string[];
+        readonly errorHooks: string[];
+    };
+}
+
+/** Pulumi's wire marker for a secret value (`runtime/rpc.ts`). */
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export function isSecretEnvelope(value: unknown): value is { value: unknown } {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
+/** Example public address handed out for instances and reserved IPs (TEST-NET-3). */
+export const FAKE_PUBLIC_IP = "203.0.113.10";
+export const FAKE_PRIVATE_IP = "10.0.1.10";
+
+function fakeOcid(kind: string, name: string): string {
+    const unique = Buffer.from(name).toString("hex").slice(0, 40).padEnd(40, "0");
+    return `ocid1.${kind}.oc1.ap-chuncheon-1.mock${unique}`;
+}
+
+/** Region-shaped availability domain names for the invoke mock. */
+export function fakeAvailabilityDomains(count: number): { name: string; id: string; compartmentId: string }[] {
+    return Array.from({ length: count }, (_, i) => ({
+        name: `Uocm:AP-CHUNCHEON-1-AD-${i + 1}`,
+        id: fakeOcid("availabilitydomain", `ad${i + 1}`),
+        compartmentId: "ocid1.tenancy.oc1..mock",
+    }));
+}
+
+/** Computed outputs the real provider would fill in, keyed by resource type. */
+function computedOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (type) {
+        case "oci:Core/instance:Instance":
+            return { publicIp: FAKE_PUBLIC_IP, privateIp: FAKE_PRIVATE_IP, state: "RUNNING", bootVolumeId: fakeOcid("bootvolume", name) };
+        case "oci:Core/publicIp:PublicIp":
+            return { ipAddress: FAKE_PUBLIC_IP };
+        case "command:remote:Command":
+            return { stdout: "", stderr: "" };
+        case "random:index/randomPassword:RandomPassword": {
+            const length = typeof inputs.length === "number" ? inputs.length : 32;
+            return { result: "x".repeat(length) };
+        }
+        default:
+            return {};
+    }
+}
+
+export type InvokeHandler = (inputs: Record<string, unknown>) => Record<string, unknown>;
+
+export interface MockCloudOptions {
+    /** How many availability domains the fake region has. Defaults to 1 (ap-chuncheon-1 has one). */
+    readonly availabilityDomains?: number;
+    /** Extra or replacement invoke handlers keyed by token. */
+    readonly invokes?: Record<string, InvokeHandler>;
+    /** Array to record registrations into (lets a test keep one array across re-installs). Defaults to a new one. */
+    readonly record?: RecordedResource[];
+}
+
+export interface MockCloud {
+    readonly mocks: pulumi.runtime.Mocks;
+    readonly resources: RecordedResource[];
+    readonly invokes: { token: string; inputs: Record<string, unknown> }[];
+}
+
+export function createMockCloud(options: MockCloudOptions = {}): MockCloud {
+    const resources: RecordedResource[] = options.record ?? [];
+    const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
+    const handlers: Record<string, InvokeHandler> = {
+        "oci:Identity/getAvailabilityDomains:getAvailabilityDomains": (inputs) => ({
+            compartmentId: inputs.compartmentId,
+            availabilityDomains: fakeAvailabilityDomains(options.availabilityDomains ?? 1),
+        }),
+        ...options.invokes,
+    };
+    const mocks: pulumi.runtime.Mocks = {
+        call(args) {
+            const handler = handlers[args.token];
+            // An unknown lookup is a program change the fake cloud must learn about, never a silent {}.
+            if (!handler) throw new Error(`mock-cloud: no fake for invoke ${args.token}`);
+            invokes.push({ token: args.token, inputs: args.inputs });
+            return handler(args.inputs);
+        },
+        newResource(args) {
+            const id = args.custom === false ? undefined : fakeOcid(args.type.split(":").pop()!.toLowerCase(), args.name);
+            return { id, state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) } };
+        },
+    };
+    return { mocks, resources, invokes };
+}
+
+/**
+ * Installs the fake cloud as Pulumi's engine. Must run before the program is imported.
+ * Also records every registration (parent, options) that `Mocks.newResource` never sees.
+ */
+export function installMockCloud(
+    config: Record<string, string>,
+    options: MockCloudOptions = {},
+    project = "coinpilot-infra",
+    stack = "prod",
+): MockCloud {
+    const cloud = createMockCloud(options);
+    pulumi.runtime.setAllConfig(config);
+    pulumi.runtime.setMocks(cloud.mocks, project, stack, false);
+    // MockMonitor (3.248) lacks hook registration; hooks are tested through their callbacks.
+    const monitor = pulumi.runtime.getMonitor() as unknown as Record<string, unknown>;
+    monitor.registerErrorHook = (_req: unknown, cb: (err: unknown, res: unknown) => void) => cb(null, {});
+    monitor.registerResourceHook = (_req: unknown, cb: (err: unknown, res: unknown) => void) => cb(null, {});
+    const register = (monitor.registerResource as (req: unknown, cb: unknown) => Promise<void>).bind(monitor);
+    monitor.registerResource = (req: any, cb: (err: unknown, res: any) => void) =>
+        register(req, (err: unknown, res: any) => {
+            if (!err) {
+                const hooks = req.getHooks?.();
+                cloud.resources.push({
+                    type: req.getType(),
+                    name: req.getName(),
+                    urn: res.getUrn(),
+                    parent: req.getParent(),
+                    custom: req.getCustom(),
+                    inputs: deserialize(req.getObject()),
+                    options: {
+                        protect: req.getProtect() ?? false,
+                        retainOnDelete: req.getRetainondelete() ?? false,
+                        deletedWith: req.getDeletedwith(),
+                        dependsOn: explicitDependencies(req),
+                        ignoreChanges: req.getIgnorechangesList(),
+                        replaceOnChanges: req.getReplaceonchangesList(),
+                        errorHooks: hooks?.getOnErrorList?.() ?? [],
+                    },
+                });
+            }
+            cb(err, res);
+        });
+    return cloud;
+}
+
+/** The request lists every dependency; those not explained by an input reference came from `dependsOn`. */
+function explicitDependencies(req: any): string[] {
+    const viaInputs = new Set<string>();
+    req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }) => deps.getUrnsList().forEach((urn) => viaInputs.add(urn)));
+    return (req.getDependenciesList() as string[]).filter((urn) => !viaInputs.has(urn));
+}
+
+function deserialize(struct: { toJavaScript(): Record<string, unknown> } | undefined): Record<string, unknown> {
+    if (!struct) return {};
+    // Same decoding the engine applies; keeps secret envelopes so callers can tell secrets apart.
+    return (pulumi.runtime as unknown as { deserializeProperties(s: unknown): Record<string, unknown> }).deserializeProperties(struct);
+}
+
+/** Waits until every registration the program started, including those made inside apply(), has settled. */
+export async function settle(cloud: MockCloud): Promise<void> {
+    const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs;
+    let seen = -1;
+    while (seen !== cloud.resources.length) {
+        seen = cloud.resources.length;
+        await waitForRPCs();
+        await new Promise((resolve) => setImmediate(resolve));
+    }
+}
+
+/** Resolves an Output's value and whether it is secret (`isSecret` is the Output's own internal promise). */
+export function resolveOutput<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+    const isSecret = (output as unknown as { isSecret: Promise<boolean> }).isSecret;
+    const value = new Promise<T>((done) => output.apply((v) => (done(v), v)));
+    return Promise.all([value, isSecret]).then(([v, secret]) => ({ value: v, secret }));
+}

@@ -1,0 +1,58 @@
+// `npm run plan [-- --config-file Pulumi.prod.yaml] [--json]`: the offline plan.
+// Evaluates index.ts for real under Pulumi's in-process mocks and prints the desired state.
+import { resolve } from "path";
+import { installMockCloud, resolveOutput, settle } from "../lib/mock-cloud";
+import * as pulumi from "@pulumi/pulumi";
+import { SECRET_MARK, buildPlan, formatPlan, readStackConfig } from "../lib/plan";
+
+interface PlanArgs {
+    configFile: string;
+    json: boolean;
+}
+
+function parseArgs(argv: string[]): PlanArgs {
+    const args: PlanArgs = { configFile: "Pulumi.prod.yaml", json: false };
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        if (arg === "--json") args.json = true;
+        else if (arg === "--config-file" && argv[i + 1]) args.configFile = argv[++i];
+        else if (arg.startsWith("--config-file=")) args.configFile = arg.slice("--config-file=".length);
+        else throw new Error(`unknown argument "${arg}"; usage: npm run plan -- [--config-file PATH] [--json]`);
+    }
+    return args;
+}
+
+/** Resolves every exported Output of the program; secret ones are replaced by the secret mark. */
+async function resolveOutputs(program: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const entries = Object.entries(program).filter(([, v]) => pulumi.Output.isInstance(v)) as [string, pulumi.Output<unknown>][];
+    const resolved = await Promise.all(entries.map(([, output]) => resolveOutput(output)));
+    return Object.fromEntries(entries.map(([k], i) => [k, resolved[i].secret ? SECRET_MARK : resolved[i].value]));
+}
+
+async function main(): Promise<number> {
+    const args = parseArgs(process.argv.slice(2));
+    const configPath = resolve(args.configFile);
+    const stack = /Pulumi\.([^.]+)\.yaml$/.exec(configPath)?.[1] ?? "prod";
+    const cloud = installMockCloud(readStackConfig(configPath), {}, "coinpilot-infra", stack);
+    let program: Record<string, unknown>;
+    try {
+        // CommonJS require keeps the order: the mocks above are in place before the program runs.
+        program = require("../index");
+    } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n`);
+        return 1;
+    }
+    const outputs = await resolveOutputs(program);
+    await settle(cloud);
+    const plan = buildPlan(stack, cloud.resources, outputs);
+    process.stdout.write(args.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
+    return 0;
+}
+
+main().then(
+    (code) => process.exit(code),
+    (err) => {
+        process.stderr.write(`plan failed: ${(err as Error).stack ?? err}\n`);
+        process.exit(1);
+    },
+);

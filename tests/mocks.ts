@@ -1,0 +1,53 @@
+// Shared Pulumi mock setup. Import this FIRST in a test file: it installs the fake cloud with the
+// example stack config (Pulumi.prod.yaml) before any program or component module is loaded.
+import * as path from "path";
+import { MockCloudOptions, RecordedResource, installMockCloud, isSecretEnvelope, resolveOutput, settle as settleCloud } from "../lib/mock-cloud";
+import { readStackConfig } from "../lib/plan";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const EXAMPLE_CONFIG: Readonly<Record<string, string>> = readStackConfig(path.join(ROOT, "Pulumi.prod.yaml"));
+
+/** Every resource registered since the last reset, in registration order. */
+export const created: RecordedResource[] = [];
+let cloud = installMockCloud({ ...EXAMPLE_CONFIG }, { record: created });
+
+/** Re-installs the fake cloud with config overrides (`coinpilot:key` -> text; undefined removes a key). */
+export function useConfig(overrides: Record<string, string | undefined>, options: MockCloudOptions = {}): void {
+    const config: Record<string, string> = { ...EXAMPLE_CONFIG };
+    for (const [key, value] of Object.entries(overrides)) {
+        if (value === undefined) delete config[key];
+        else config[key] = value;
+    }
+    resetCreated();
+    cloud = installMockCloud(config, { ...options, record: created });
+}
+
+export function resetCreated(): void {
+    created.length = 0;
+}
+
+/** Waits until every pending registration has reached the fake engine. */
+export function settle(): Promise<void> {
+    return settleCloud(cloud);
+}
+
+export function invokes(): readonly { token: string; inputs: Record<string, unknown> }[] {
+    return cloud.invokes;
+}
+
+export function byType(type: string): RecordedResource[] {
+    return created.filter((r) => r.type === type);
+}
+
+export function byName(name: string): RecordedResource {
+    const found = created.find((r) => r.name === name);
+    if (!found) throw new Error(`no resource named ${name}; have: ${created.map((r) => r.name).join(", ")}`);
+    return found;
+}
+
+/** The recorded parent of a resource, or undefined for a stack-level resource. */
+export function parentOf(resource: RecordedResource): RecordedResource | undefined {
+    return created.find((r) => r.urn === resource.parent);
+}
+
+export { isSecretEnvelope, resolveOutput as resolve };

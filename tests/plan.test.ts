@@ -1,0 +1,109 @@
+// The offline plan end to end: the real `npm run plan` entry point in a child process.
+import { spawnSync } from "child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { parse, stringify } from "yaml";
+import { buildPlan, formatPlan, redact, SECRET_MARK } from "../lib/plan";
+import { RecordedResource } from "../lib/mock-cloud";
+
+const ROOT = path.resolve(__dirname, "..");
+
+function plan(...args: string[]) {
+    const result = spawnSync(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/plan.ts", ...args], {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+    });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function configFile(edit: (config: Record<string, unknown>) => void): string {
+    const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+    edit(doc.config);
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "plan-")), "Pulumi.test.yaml");
+    writeFileSync(file, stringify(doc));
+    return file;
+}
+
+describe("npm run plan", () => {
+    it("prints the network, the open ports and the A1.Flex instance for the example stack", () => {
+        const { code, stdout } = plan();
+        expect(code).toBe(0);
+        expect(stdout).toContain('Offline plan for stack "prod"');
+        for (const line of [
+            "+ oci:Core/vcn:Vcn  coinpilot-network-vcn",
+            "+ oci:Core/subnet:Subnet  coinpilot-network-subnet",
+            "+ oci:Core/securityList:SecurityList  coinpilot-network-seclist",
+            "+ oci:Core/instance:Instance  coinpilot-a1-vm",
+            "shape: VM.Standard.A1.Flex",
+        ]) {
+            expect(stdout).toContain(line);
+        }
+        const ingress = stdout.slice(stdout.indexOf("Ingress"), stdout.indexOf("Outputs:"));
+        expect(ingress).toMatch(/tcp 22\s+from 198\.51\.100\.7\/32/);
+        expect(ingress).toMatch(/tcp 80\s+from 0\.0\.0\.0\/0/);
+        expect(ingress).toMatch(/tcp 443\s+from 0\.0\.0\.0\/0/);
+        expect(ingress).not.toMatch(/\b(5432|6379|5678|8000|8501|9090|3000)\b/);
+        expect(stdout).toContain("sshCommand: ssh ubuntu@203.0.113.10");
+    });
+
+    it("--json prints resources with type, name, parent and inputs", () => {
+        const { code, stdout } = plan("--json");
+        expect(code).toBe(0);
+        const json = JSON.parse(stdout);
+        const vm = json.resources.find((r: { name: string }) => r.name === "coinpilot-a1-vm");
+        expect(vm).toMatchObject({ type: "oci:Core/instance:Instance", parent: "coinpilot:compute:A1Instance::coinpilot-a1" });
+        expect(vm.inputs.shapeConfig).toEqual({ ocpus: 2, memoryInGbs: 12 });
+        const top = json.resources.filter((r: { parent: string | null }) => r.parent === null).map((r: { type: string }) => r.type);
+        expect(top).toEqual(expect.arrayContaining(["coinpilot:network:Network", "coinpilot:compute:A1Instance"]));
+        for (const r of json.resources) expect(Object.keys(r)).toEqual(expect.arrayContaining(["type", "name", "parent", "inputs"]));
+        expect(json.ingress.map((r: { source: string }) => r.source)).toContain("198.51.100.7/32");
+    });
+
+    it("--config-file plans another stack file", () => {
+        const file = configFile((c) => { c["coinpilot:ocpus"] = "4"; c["coinpilot:memoryInGbs"] = "24"; });
+        const { code, stdout } = plan("--json", "--config-file", file);
+        expect(code).toBe(0);
+        expect(JSON.parse(stdout).stack).toBe("test");
+        expect(stdout).toContain('"ocpus": 4');
+    });
+
+    it("exits non-zero with the validation message on bad config, and prints no plan", () => {
+        const file = configFile((c) => { c["coinpilot:sshAllowedCidr"] = "0.0.0.0/0"; delete c["coinpilot:imageId"]; });
+        const { code, stdout, stderr } = plan("--config-file", file);
+        expect(code).toBe(1);
+        expect(stdout).toBe("");
+        expect(stderr).toMatch(/coinpilot:sshAllowedCidr: 0\.0\.0\.0\/0 would open SSH/);
+        expect(stderr).toMatch(/coinpilot:imageId: is required/);
+    });
+
+    it("rejects an unknown argument", () => {
+        const { code, stderr } = plan("--nope");
+        expect(code).toBe(1);
+        expect(stderr).toMatch(/unknown argument "--nope"/);
+    });
+});
+
+describe("plan formatting", () => {
+    const secret = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: "hunter2" };
+    const recorded: RecordedResource[] = [
+        { type: "t:a:A", name: "a", urn: "urn:a", parent: "urn:stack", custom: false, inputs: {}, options: { protect: false, retainOnDelete: false, deletedWith: "", dependsOn: [], ignoreChanges: [], replaceOnChanges: [], errorHooks: [] } },
+        { type: "t:b:B", name: "b", urn: "urn:b", parent: "urn:a", custom: true, inputs: { password: secret, list: [secret, "plain"], nested: { token: secret } }, options: { protect: true, retainOnDelete: true, deletedWith: "urn:a", dependsOn: ["urn:a"], ignoreChanges: [], replaceOnChanges: [], errorHooks: [] } },
+    ];
+
+    it("shows secrets only as [secret], in text and JSON", () => {
+        const built = buildPlan("s", recorded, { out: secret });
+        const text = formatPlan(built) + JSON.stringify(built);
+        expect(text).not.toContain("hunter2");
+        expect(built.resources[1].inputs).toEqual({ password: SECRET_MARK, list: [SECRET_MARK, "plain"], nested: { token: SECRET_MARK } });
+        expect(redact({ out: secret })).toEqual({ out: SECRET_MARK });
+    });
+
+    it("names parents and lifecycle options by type::name", () => {
+        const built = buildPlan("s", recorded, {});
+        expect(built.resources[0].parent).toBeNull();
+        expect(built.resources[1]).toMatchObject({ parent: "t:a:A::a", options: { protect: true, retainOnDelete: true, deletedWith: "t:a:A::a", dependsOn: ["t:a:A::a"] } });
+        expect(formatPlan(built)).toMatch(/\+ t:a:A {2}a\n {4}\+ t:b:B {2}b/);
+    });
+});
