@@ -7,4 +7,5 @@ module.exports = {
   // Pulumi mocks hold global state: each test file gets its own module registry anyway,
   // but keep files in separate workers so setMocks never leaks across suites.
   maxWorkers: 2,
+  reporters: ["default", "<rootDir>/scripts/jest-summary.js"],
 };
