@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Step 7: the deploy is healthy when the unit is "active (exited)" (a oneshot that started the
+# stack) and every Compose service has a running container that is not unhealthy. Fails at once,
+# loudly, if a port other than the public ones is published on all interfaces: the internal
+# services (db, redis, n8n, dashboard, grafana, prometheus) must stay on 127.0.0.1.
+# On failure prints the unit's journal tail and `compose ps`.
+#
+# Runs as root. DOCKER, SYSTEMCTL, JOURNALCTL and the polling budget are variables so tests can run
+# it against recorded Compose output.
+set -euo pipefail
+
+DOCKER="${DOCKER:-docker}"
+SYSTEMCTL="${SYSTEMCTL:-systemctl}"
+JOURNALCTL="${JOURNALCTL:-journalctl}"
+HEALTH_ATTEMPTS="${HEALTH_ATTEMPTS:-90}"
+HEALTH_INTERVAL="${HEALTH_INTERVAL:-10}"
+PUBLIC_PORTS="${PUBLIC_PORTS:-80 443}"
+
+usage="usage: health-check.sh UNIT_NAME APP_DIR COMPOSE_FILE ENV_FILE"
+
+# Checks recorded Compose output (python3 ships with every Ubuntu cloud image). Modes:
+#   exposed CONFIG_JSON            ports published on all interfaces, other than PUBLIC_PORTS
+#   not-running CONFIG_JSON PS_JSON  services without a running, not-unhealthy container
+# `compose ps --format json` is a JSON array before Compose 2.21 and one object per line since.
+inspect() {
+    python3 - "$@" <<'PY'
+import json, os, sys
+
+mode, config_path = sys.argv[1], sys.argv[2]
+with open(config_path) as f:
+    services = json.load(f).get("services") or {}
+
+if mode == "exposed":
+    public = set(os.environ.get("PUBLIC_PORTS", "").split())
+    for name, service in sorted(services.items()):
+        for port in service.get("ports") or []:
+            published = str(port.get("published") or "")
+            host_ip = port.get("host_ip") or "0.0.0.0"
+            if published and host_ip in ("0.0.0.0", "::") and published not in public:
+                print("%s: %s->%s/%s on %s" % (name, published, port.get("target"), port.get("protocol", "tcp"), host_ip))
+elif mode == "not-running":
+    with open(sys.argv[3]) as f:
+        text = f.read().strip()
+    rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line.strip()]
+    good = {r.get("Service") for r in rows if r.get("State") == "running" and r.get("Health", "") != "unhealthy"}
+    seen = {r.get("Service"): ("%s %s" % (r.get("State"), r.get("Health", ""))).strip() for r in rows}
+    for name in sorted(set(services) - good):
+        print("%s: %s" % (name, seen.get(name, "no container")))
+else:
+    sys.exit("unknown mode " + mode)
+PY
+}
+
+fail() {
+    echo "$1" >&2
+    echo "--- journalctl -u $UNIT (last 60 lines)" >&2
+    $JOURNALCTL -u "$UNIT" -n 60 --no-pager >&2 || true
+    echo "--- docker compose ps" >&2
+    compose ps --all >&2 || true
+    exit 1
+}
+
+compose() {
+    (cd "$APP_DIR" && $DOCKER compose --env-file "$ENV_FILE" -f "$COMPOSE_FILE" "$@")
+}
+
+main() {
+    UNIT="${1:?$usage}" APP_DIR="${2:?$usage}" COMPOSE_FILE="${3:?$usage}" ENV_FILE="${4:?$usage}"
+    WORK="$(mktemp -d)"
+    trap 'rm -rf "$WORK"' EXIT
+
+    compose config --format json >"$WORK/config.json"
+    local exposed
+    exposed="$(PUBLIC_PORTS="$PUBLIC_PORTS" inspect exposed "$WORK/config.json")"
+    if [ -n "$exposed" ]; then
+        fail "$(printf 'EXPOSED: published on all interfaces (bind them to 127.0.0.1 in %s):\n%s' "$COMPOSE_FILE" "$exposed")"
+    fi
+
+    local attempt state problems=""
+    for ((attempt = 1; attempt <= HEALTH_ATTEMPTS; attempt++)); do
+        state="$($SYSTEMCTL show -p ActiveState -p SubState --value "$UNIT" | paste -sd/ -)"
+        case "$state" in
+            active/exited)
+                compose ps --all --format json >"$WORK/ps.json"
+                problems="$(inspect not-running "$WORK/config.json" "$WORK/ps.json")"
+                if [ -z "$problems" ]; then
+                    echo "$UNIT active (exited); all services running"
+                    return
+                fi
+                ;;
+            failed/*) fail "$UNIT failed ($state)" ;;
+            *) problems="$UNIT is $state" ;;
+        esac
+        [ "$attempt" -lt "$HEALTH_ATTEMPTS" ] && sleep "$HEALTH_INTERVAL"
+    done
+    fail "$(printf 'not healthy after %s checks:\n%s' "$HEALTH_ATTEMPTS" "$problems")"
+}
+
+main "$@"
