@@ -1,13 +1,17 @@
-// `npm run plan [-- --config-file Pulumi.prod.yaml] [--json]`: the offline plan.
+// `npm run plan [-- --config-file Pulumi.prod.yaml] [--json] [--diff OLD.json]`: the offline plan.
 // Evaluates index.ts for real under Pulumi's in-process mocks and prints the desired state.
+import { readFileSync } from "fs";
 import { resolve } from "path";
 import { installMockCloud, resolveOutput, settle } from "../lib/mock-cloud";
 import * as pulumi from "@pulumi/pulumi";
 import { SECRET_MARK, buildPlan, formatPlan, readStackConfig } from "../lib/plan";
+import { diffPlans, formatPlanDiff, parsePlan } from "../lib/plan-diff";
 
 interface PlanArgs {
     configFile: string;
     json: boolean;
+    /** A plan saved earlier with --json: print what changed since, instead of the plan. */
+    diff?: string;
 }
 
 function parseArgs(argv: string[]): PlanArgs {
@@ -17,7 +21,8 @@ function parseArgs(argv: string[]): PlanArgs {
         if (arg === "--json") args.json = true;
         else if (arg === "--config-file" && argv[i + 1]) args.configFile = argv[++i];
         else if (arg.startsWith("--config-file=")) args.configFile = arg.slice("--config-file=".length);
-        else throw new Error(`unknown argument "${arg}"; usage: npm run plan -- [--config-file PATH] [--json]`);
+        else if (arg === "--diff" && argv[i + 1]) args.diff = argv[++i];
+        else throw new Error(`unknown argument "${arg}"; usage: npm run plan -- [--config-file PATH] [--json] [--diff OLD.json]`);
     }
     return args;
 }
@@ -45,6 +50,13 @@ async function main(): Promise<number> {
     const outputs = await resolveOutputs(program);
     await settle(cloud);
     const plan = buildPlan(stack, cloud.resources, outputs);
+    if (args.diff) {
+        const old = parsePlan(readFileSync(args.diff, "utf8"), args.diff);
+        // Through JSON so both sides look alike (undefined fields dropped, as in the saved file).
+        const now = parsePlan(JSON.stringify(plan), "the current plan");
+        process.stdout.write(formatPlanDiff(diffPlans(old, now), { before: args.diff, after: `the program now (${args.configFile})` }));
+        return 0;
+    }
     process.stdout.write(args.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
     return 0;
 }

@@ -1,0 +1,204 @@
+// The plan diff: pure comparisons on small plans, then `npm run plan -- --diff` end to end.
+import { spawnSync } from "child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { parse, stringify } from "yaml";
+import { DiffablePlan, diffPlans, formatPlanDiff, parsePlan, showValue } from "../lib/plan-diff";
+
+const ROOT = path.resolve(__dirname, "..");
+
+const vm = {
+    type: "oci:Core/instance:Instance",
+    name: "coinpilot-a1-vm",
+    parent: "coinpilot:compute:A1Instance::coinpilot-a1",
+    inputs: {
+        availabilityDomain: "Uocm:AP-CHUNCHEON-1-AD-1",
+        shape: "VM.Standard.A1.Flex",
+        shapeConfig: { ocpus: 2, memoryInGbs: 12 },
+        sourceDetails: { sourceType: "image", sourceId: "ocid1.image.oc1..old" },
+        metadata: { ssh_authorized_keys: "ssh-ed25519 AAAAold op@wsl" },
+        displayName: "coinpilot-ins",
+    },
+};
+const volume = {
+    type: "oci:Core/volume:Volume",
+    name: "coinpilot-data-volume",
+    parent: "coinpilot:storage:DataStorage::coinpilot-data",
+    inputs: { availabilityDomain: "Uocm:AP-CHUNCHEON-1-AD-1", sizeInGbs: "50" },
+    options: { protect: true, retainOnDelete: true },
+};
+const base: DiffablePlan = { resources: [vm, volume], files: [{ path: "/etc/cron.d/coinpilot-backup", content: "5 3 * * * root x\n" }] };
+
+/** A deep copy of the base plan with one edit applied. */
+function edited(edit: (plan: { resources: any[]; files: any[] }) => void): DiffablePlan {
+    const copy = JSON.parse(JSON.stringify(base));
+    edit(copy);
+    return copy;
+}
+
+describe("diffPlans", () => {
+    it("reports no change for identical plans and says nothing is replaced", () => {
+        const diff = diffPlans(base, edited(() => undefined));
+        expect(diff).toEqual({ resources: [], files: [], destructive: [], reboots: [] });
+        const text = formatPlanDiff(diff, { before: "old.json", after: "now" });
+        expect(text).toContain("No changes.");
+        expect(text).not.toContain("DESTRUCTIVE");
+    });
+
+    it("lists a harmless field change without a banner", () => {
+        const diff = diffPlans(base, edited((p) => (p.resources[0].inputs.displayName = "coinpilot-2")));
+        expect(diff.resources).toEqual([
+            { kind: "changed", type: vm.type, name: vm.name, fields: [{ path: "inputs.displayName", before: "coinpilot-ins", after: "coinpilot-2" }] },
+        ]);
+        expect(diff.destructive).toEqual([]);
+        expect(formatPlanDiff(diff, { before: "a", after: "b" })).toContain('inputs.displayName: "coinpilot-ins" -> "coinpilot-2"');
+    });
+
+    it.each([
+        ["the SSH key", (p: any) => (p.resources[0].inputs.metadata.ssh_authorized_keys = "ssh-ed25519 AAAAnew op@wsl"), "metadata.ssh_authorized_keys changed: REPLACES the instance"],
+        ["user_data added", (p: any) => (p.resources[0].inputs.metadata.user_data = "I2Nsb3VkLWNvbmZpZw=="), "metadata.user_data changed: REPLACES the instance"],
+        ["the availability domain", (p: any) => (p.resources[0].inputs.availabilityDomain = "Uocm:AP-CHUNCHEON-1-AD-2"), "availabilityDomain changed: REPLACES the instance"],
+        ["the image", (p: any) => (p.resources[0].inputs.sourceDetails.sourceId = "ocid1.image.oc1..new"), "sourceDetails.sourceId changed: REPLACES the boot volume"],
+        ["the volume's AD", (p: any) => (p.resources[1].inputs.availabilityDomain = "Uocm:AP-CHUNCHEON-1-AD-3"), "availabilityDomain changed: REPLACES the data volume"],
+        ["the instance removed", (p: any) => p.resources.splice(0, 1), "removed from the program: DESTROYS the instance"],
+        ["protect dropped from the volume", (p: any) => delete p.resources[1].options.protect, "protect was removed"],
+        ["the volume moved to another parent", (p: any) => (p.resources[1].parent = "coinpilot:storage:Other::x"), "parent changed, so its URN changes"],
+    ])("flags %s as destructive, in a banner above and below the diff", (_what, edit, reason) => {
+        const diff = diffPlans(base, edited(edit));
+        expect(diff.destructive).toHaveLength(1);
+        expect(diff.destructive[0].reason).toContain(reason);
+        const text = formatPlanDiff(diff, { before: "old.json", after: "now" });
+        const lines = text.split("\n");
+        // The banner opens the output and closes it, so neither the first nor the last screen misses it.
+        expect(lines[0]).toMatch(/^!{78}$/);
+        expect(lines[1]).toContain("DESTRUCTIVE: 1 change replace or delete something");
+        expect(lines[1]).toHaveLength(78);
+        expect(text.indexOf("DESTRUCTIVE")).not.toBe(text.lastIndexOf("DESTRUCTIVE"));
+        expect(lines.filter((l) => l.includes(reason))).toHaveLength(2);
+    });
+
+    it("counts every destructive change and puts removals first", () => {
+        const diff = diffPlans(
+            base,
+            edited((p) => {
+                p.resources[0].inputs.metadata.ssh_authorized_keys = "ssh-ed25519 AAAAnew";
+                p.resources[0].inputs.availabilityDomain = "Uocm:AP-CHUNCHEON-1-AD-2";
+                p.resources.splice(1, 1);
+                p.resources.push({ type: "oci:Core/volume:Volume", name: "other", parent: null, inputs: {} });
+            }),
+        );
+        expect(diff.destructive.map((d) => d.resource)).toEqual([
+            "oci:Core/volume:Volume::coinpilot-data-volume",
+            "oci:Core/instance:Instance::coinpilot-a1-vm",
+            "oci:Core/instance:Instance::coinpilot-a1-vm",
+        ]);
+        expect(diff.resources.map((r) => `${r.kind} ${r.name}`)).toEqual(["removed coinpilot-data-volume", "changed coinpilot-a1-vm", "added other"]);
+        expect(formatPlanDiff(diff, { before: "a", after: "b" })).toContain("DESTRUCTIVE: 3 changes replace or delete something");
+    });
+
+    it("notes a shape change as an in-place reboot, not a replacement", () => {
+        const diff = diffPlans(base, edited((p) => (p.resources[0].inputs.shapeConfig.ocpus = 4)));
+        expect(diff.destructive).toEqual([]);
+        expect(diff.reboots).toEqual([{ resource: "oci:Core/instance:Instance::coinpilot-a1-vm", reason: "shapeConfig changed: updated in place, the VM reboots" }]);
+        expect(formatPlanDiff(diff, { before: "a", after: "b" })).toContain("Reboots (in place):");
+    });
+
+    it("reports shipped files by path and ignores Pulumi's __defaults bookkeeping", () => {
+        const diff = diffPlans(
+            base,
+            edited((p) => {
+                p.files[0].content = "15 3 * * * root x\n";
+                p.files.push({ path: "/etc/systemd/system/x.service", content: "" });
+                p.resources[0].inputs.__defaults = ["displayName"];
+            }),
+        );
+        expect(diff.files).toEqual([
+            { path: "/etc/cron.d/coinpilot-backup", kind: "changed" },
+            { path: "/etc/systemd/system/x.service", kind: "added" },
+        ]);
+        expect(diff.resources).toEqual([]);
+    });
+
+    it("cuts long values so a user_data change stays one readable line", () => {
+        const long = "A".repeat(5000);
+        expect(showValue(long)).toHaveLength(81 + " (5002 chars)".length);
+        expect(showValue(long)).toContain("(5002 chars)");
+        expect(showValue(undefined)).toBe("(unset)");
+        expect(showValue({ a: 1 })).toBe('{"a":1}');
+    });
+});
+
+describe("parsePlan", () => {
+    it("accepts a plan and explains how to make one when the file is wrong", () => {
+        expect(parsePlan(JSON.stringify(base), "old.json").resources).toHaveLength(2);
+        expect(() => parsePlan("not json", "old.json")).toThrow(/old.json is not JSON.*npm run plan -- --json > old.json/);
+        expect(() => parsePlan("{}", "old.json")).toThrow(/no "resources" array/);
+        expect(() => parsePlan('{"resources":[{"type":"t"}]}', "old.json")).toThrow(/resources\[0\] needs/);
+    });
+});
+
+describe("npm run plan -- --diff", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "plan-diff-"));
+    const npm = (...args: string[]) => {
+        const result = spawnSync("npm", ["run", "-s", "plan", "--", ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, CI: "true" } });
+        return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+    };
+    const savedFile = path.join(dir, "old.json");
+    let saved: ReturnType<typeof npm>;
+    beforeAll(() => {
+        saved = npm("--json");
+        writeFileSync(savedFile, saved.stdout);
+    });
+
+    it("finds no change between the program and its own saved plan", () => {
+        expect(saved.code).toBe(0);
+        const { code, stdout } = npm("--diff", savedFile);
+        expect(code).toBe(0);
+        expect(stdout).toContain(`Plan diff: ${savedFile} -> the program now (Pulumi.prod.yaml)`);
+        expect(stdout).toContain("No changes.");
+        expect(stdout).not.toContain("DESTRUCTIVE");
+    });
+
+    it("puts a replaced instance under the banner when the saved plan had another SSH key and AD", () => {
+        const old = JSON.parse(saved.stdout);
+        const vm = old.resources.find((r: { type: string }) => r.type === "oci:Core/instance:Instance");
+        vm.inputs.metadata.ssh_authorized_keys = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOLDKEY old@wsl";
+        vm.inputs.availabilityDomain = "Uocm:AP-CHUNCHEON-1-AD-2";
+        old.resources.push({ type: "oci:Core/volume:Volume", name: "gone-volume", parent: null, inputs: {} });
+        const file = path.join(dir, "edited.json");
+        writeFileSync(file, JSON.stringify(old));
+        const { code, stdout } = npm("--diff", file);
+        expect(code).toBe(0);
+        const lines = stdout.split("\n");
+        expect(lines[1]).toContain("DESTRUCTIVE: 3 changes replace or delete something");
+        expect(stdout).toContain("oci:Core/instance:Instance::coinpilot-a1-vm");
+        expect(stdout).toContain("metadata.ssh_authorized_keys changed: REPLACES the instance");
+        expect(stdout).toContain("availabilityDomain changed: REPLACES the instance");
+        expect(stdout).toContain("removed from the program: DELETES the data volume");
+        expect(stdout).toContain('inputs.availabilityDomain: "Uocm:AP-CHUNCHEON-1-AD-2" -> "Uocm:AP-CHUNCHEON-1-AD-1"');
+        expect(stdout.trimEnd().split("\n").pop()).toMatch(/^!{78}$/);
+    });
+
+    it("shows an OCPU change as a reboot when the config file changes", () => {
+        const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+        doc.config["coinpilot:ocpus"] = "4";
+        doc.config["coinpilot:memoryInGbs"] = "24";
+        const file = path.join(dir, "Pulumi.prod.yaml");
+        writeFileSync(file, stringify(doc));
+        const { code, stdout, stderr } = npm("--config-file", file, "--diff", savedFile);
+        expect(stderr).toBe("");
+        expect(code).toBe(0);
+        expect(stdout).toContain("inputs.shapeConfig.ocpus: 2 -> 4");
+        expect(stdout).toContain("shapeConfig changed: updated in place, the VM reboots");
+        expect(stdout).toContain("Nothing is replaced or deleted.");
+    });
+
+    it("explains how to make the saved plan when the file is not one", () => {
+        const file = path.join(dir, "bad.json");
+        writeFileSync(file, "{}");
+        const { code, stderr } = npm("--diff", file);
+        expect(code).toBe(1);
+        expect(stderr).toContain(`${file} has no "resources" array; create it with: npm run plan -- --json > ${file}`);
+    });
+});
