@@ -1,0 +1,236 @@
+import { createHash } from "crypto";
+import { readFileSync } from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { remote, types } from "@pulumi/command";
+import { ENV_FILE_PATH, buildEnvFile } from "../lib/env-file";
+import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
+
+export const HOST_ASSETS_DIR = path.resolve(__dirname, "..", "assets", "host");
+/** Private directory on the host that the step scripts are copied into (created by the first step). */
+export const STAGING_DIR = "/home/ubuntu/.coinpilot-bootstrap";
+export const DEPLOY_USER = "ubuntu";
+/** Database identity in the .env; the backups read the same names (POSTGRES_USER/PASSWORD/DB). */
+export const POSTGRES_USER = "coinpilot";
+export const POSTGRES_DB = "coinpilot";
+export const ADMIN_USER = "admin";
+
+/**
+ * The bootstrap, in order. Each step is one remote.Command named `${name}-<role>` that depends on
+ * the previous one; every step but the first also has a `${name}-<role>-script` copy of its script.
+ * A data-volume mount (disaster recovery) belongs between "wait" and "docker", so Docker's data
+ * lands on the volume from the start.
+ */
+export const HOST_STEPS = [
+    { role: "wait", script: "wait-for-cloud-init.sh", does: "wait for SSH and cloud-init (exit 0 or 2), create the staging directory" },
+    { role: "docker", script: "install-docker.sh", does: "Docker Engine + Compose plugin from Docker's apt repo, ubuntu in the docker group, compose >= 2.15.0" },
+    { role: "firewall", script: "open-web-ports.sh", does: "ACCEPT 80/443 above OCI's INPUT REJECT, live and in /etc/iptables/rules.v4" },
+    { role: "checkout", script: "checkout-app.sh", does: "git checkout of appRepoUrl at appRef into /opt/coin-pilot" },
+    { role: "env", script: "write-env.sh", does: `write ${ENV_FILE_PATH} (mode 600, owner ubuntu) from secrets on stdin` },
+    { role: "unit", script: "install-unit.sh", does: `install ${UNIT_NAME}, daemon-reload, enable, reload-or-restart` },
+    { role: "health", script: "health-check.sh", does: "unit active (exited), every compose service running, no internal port on 0.0.0.0" },
+] as const;
+
+export type StepRole = (typeof HOST_STEPS)[number]["role"];
+
+/** The user's own application secrets (Pulumi secrets); the passwords the stack needs are generated. */
+export interface AppSecrets {
+    /** Upbit exchange API access key. Required. */
+    readonly upbitAccessKey: pulumi.Input<string>;
+    /** Upbit exchange API secret key. Required. */
+    readonly upbitSecretKey: pulumi.Input<string>;
+    /** OpenAI API key for the bot's LLM features. Defaults to none (the variable is left out). */
+    readonly openaiApiKey?: pulumi.Input<string>;
+}
+
+export interface HostArgs {
+    /** The instance resource: every step is `deletedWith` it (a deleted VM takes its setup along). */
+    readonly instance: pulumi.Resource;
+    /** The instance OCID; in every step's triggers, so a replaced instance is bootstrapped again. */
+    readonly instanceId: pulumi.Input<string>;
+    /** Address SSH connects to. */
+    readonly publicIp: pulumi.Input<string>;
+    /** Private key (PEM or OpenSSH block) matching the instance's authorized key. Treated as secret. */
+    readonly sshPrivateKey: pulumi.Input<string>;
+    /** HTTPS URL of the CoinPilot repository. Required. */
+    readonly appRepoUrl: string;
+    /** Tag, branch or commit to deploy. Defaults to "main"; a tag or commit makes `pulumi up` redeploy exactly when it changes. */
+    readonly appRef?: string;
+    /** Token for a private HTTPS repository (read through GIT_ASKPASS, never on a command line). Defaults to none. */
+    readonly appRepoToken?: pulumi.Input<string>;
+    /** The user's own secrets for the .env. */
+    readonly appSecrets: AppSecrets;
+    /**
+     * SSH dial attempts before a step gives up. Defaults to 60: a just-launched A1 VM takes a few
+     * minutes before sshd answers, and the provider's default of 10 can run out first.
+     */
+    readonly dialErrorLimit?: number;
+    /** Seconds per SSH dial attempt. Defaults to 30. */
+    readonly perDialTimeout?: number;
+}
+
+export function sha256(text: string | Buffer): string {
+    return createHash("sha256").update(text).digest("hex");
+}
+
+/** Content hash of a shipped asset: the trigger that re-runs exactly the steps shipping it. */
+export function assetHash(file: string): string {
+    return sha256(readFileSync(file));
+}
+
+/** Single-quotes each word for the remote shell; the words are validated paths, URLs and refs. */
+export function shellCommand(words: readonly string[]): string {
+    return words.map((w) => (/^[A-Za-z0-9_.,:\/@=+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
+const REF = /^[A-Za-z0-9._\/-]+$/;
+
+function checkArgs(args: HostArgs): string[] {
+    const problems: string[] = [];
+    const url = args.appRepoUrl;
+    if (!/^https:\/\/[^\s'"@]+$/.test(url)) {
+        problems.push(`coinpilot:appRepoUrl "${url}" must be an https:// URL without credentials (a private repo's token goes in coinpilot:appRepoToken)`);
+    }
+    const ref = args.appRef ?? "main";
+    if (!REF.test(ref) || ref.startsWith("-") || ref.includes("..")) {
+        problems.push(`coinpilot:appRef "${ref}" must be a tag, branch or commit (letters, digits, '.', '_', '-', '/')`);
+    }
+    return problems;
+}
+
+/**
+ * Turns a fresh A1 instance into the CoinPilot host: Docker, firewall, app checkout, .env, the
+ * systemd unit, and a health gate. Every step is idempotent and re-runs only when its triggers
+ * (instance id, content hashes of what it ships, the app ref) change.
+ */
+export class Host extends pulumi.ComponentResource {
+    /** The deploy steps in order, by role. */
+    public readonly steps: ReadonlyMap<StepRole, remote.Command>;
+    /** The unit file as installed on the host. */
+    public readonly unitText: string;
+    /** What the checkout step reported (ref and commit). */
+    public readonly deployedCommit: pulumi.Output<string>;
+
+    constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("coinpilot:host:Host", name, {}, opts);
+        const problems = checkArgs(args);
+        if (problems.length) throw new Error(`Host ${name}: ${problems.join("; ")}`);
+
+        const appRef = args.appRef ?? "main";
+        const unit = COMPOSE_UNIT_DEFAULTS;
+        this.unitText = renderComposeUnit(unit);
+        const connection: types.input.remote.ConnectionArgs = {
+            host: args.publicIp,
+            user: DEPLOY_USER,
+            privateKey: pulumi.secret(args.sshPrivateKey),
+            dialErrorLimit: args.dialErrorLimit ?? 60,
+            perDialTimeout: args.perDialTimeout ?? 30,
+        };
+        const childOpts = (dependsOn: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
+            parent: this,
+            dependsOn,
+            deletedWith: args.instance,
+        });
+        const scriptPath = (role: StepRole) => path.join(HOST_ASSETS_DIR, HOST_STEPS.find((s) => s.role === role)!.script);
+        const staged = (role: StepRole) => `${STAGING_DIR}/${path.basename(scriptPath(role))}`;
+
+        const steps = new Map<StepRole, remote.Command>();
+        let previous: pulumi.Resource | undefined;
+        /** Copies the step's script, then runs it with sudo after the previous step. */
+        const step = (
+            role: StepRole,
+            words: string[],
+            extra: { stdin?: pulumi.Input<string>; triggers?: pulumi.Input<unknown>[]; after?: pulumi.Resource[] } = {},
+        ) => {
+            const hash = assetHash(scriptPath(role));
+            const copy = new remote.CopyToRemote(
+                `${name}-${role}-script`,
+                { connection, source: new pulumi.asset.FileAsset(scriptPath(role)), remotePath: staged(role), triggers: [args.instanceId, hash] },
+                childOpts([steps.get("wait")!]),
+            );
+            const command = new remote.Command(
+                `${name}-${role}`,
+                {
+                    connection,
+                    create: shellCommand(["sudo", "bash", staged(role), ...words]),
+                    ...(extra.stdin === undefined ? {} : { stdin: extra.stdin }),
+                    triggers: [args.instanceId, hash, ...(extra.triggers ?? [])],
+                },
+                childOpts([copy, previous!, ...(extra.after ?? [])]),
+            );
+            steps.set(role, command);
+            previous = command;
+            return command;
+        };
+
+        // 1. The first step ships its script on stdin: no staging directory exists yet.
+        const waitScript = readFileSync(scriptPath("wait"), "utf8");
+        previous = new remote.Command(
+            `${name}-wait`,
+            {
+                connection,
+                create: shellCommand(["bash", "-s", "--", STAGING_DIR]),
+                stdin: waitScript,
+                triggers: [args.instanceId, sha256(waitScript)],
+            },
+            childOpts([]),
+        );
+        steps.set("wait", previous as remote.Command);
+
+        // (A data-volume mount step goes here, before Docker writes /var/lib/docker.)
+        step("docker", [DEPLOY_USER]);
+        step("firewall", []);
+        const checkout = step("checkout", [args.appRepoUrl, appRef, unit.appDir, DEPLOY_USER], {
+            // Always one line on stdin, empty for a public repository.
+            stdin: pulumi.secret(pulumi.output(args.appRepoToken ?? "").apply((t) => `${t}\n`)),
+            triggers: [args.appRepoUrl, appRef],
+        });
+
+        const envText = pulumi.secret(this.envFile(name, args.appSecrets));
+        step("env", [ENV_FILE_PATH, DEPLOY_USER], { stdin: envText });
+
+        const unitHash = sha256(this.unitText);
+        const unitFile = `${STAGING_DIR}/${UNIT_NAME}`;
+        // A StringAsset, so the plan shows the rendered unit exactly as the host receives it.
+        const unitCopy = new remote.CopyToRemote(
+            `${name}-unit-file`,
+            { connection, source: new pulumi.asset.StringAsset(this.unitText), remotePath: unitFile, triggers: [args.instanceId, unitHash] },
+            childOpts([steps.get("wait")!]),
+        );
+        // Re-applied whenever the unit, the app ref or the .env changes (the .env only as a secret hash).
+        const unitStep = step("unit", [unitFile, UNIT_NAME], {
+            triggers: [unitHash, args.appRepoUrl, appRef, pulumi.secret(envText.apply(sha256))],
+            after: [unitCopy],
+        });
+        // Verified again after every re-apply.
+        step("health", [UNIT_NAME, unit.appDir, unit.composeFile, unit.envFile], { triggers: [unitStep.triggers] });
+
+        this.steps = steps;
+        this.deployedCommit = checkout.stdout.apply((s) => s.trim());
+        this.registerOutputs({ deployedCommit: this.deployedCommit });
+    }
+
+    /** The .env text: generated passwords plus the user's secrets (a secret Output). */
+    private envFile(name: string, secrets: AppSecrets): pulumi.Output<string> {
+        const password = (role: string) =>
+            // Alphanumeric: safe unquoted in .env, URLs and shell; 32 chars is ~190 bits.
+            new random.RandomPassword(`${name}-${role}`, { length: 32, special: false }, { parent: this }).result;
+        const values: Record<string, pulumi.Input<string>> = {
+            POSTGRES_USER,
+            POSTGRES_PASSWORD: password("postgres-password"),
+            POSTGRES_DB,
+            REDIS_PASSWORD: password("redis-password"),
+            N8N_BASIC_AUTH_USER: ADMIN_USER,
+            N8N_BASIC_AUTH_PASSWORD: password("n8n-password"),
+            N8N_ENCRYPTION_KEY: password("n8n-encryption-key"),
+            N8N_WEBHOOK_SECRET: password("n8n-webhook-secret"),
+            GRAFANA_ADMIN_USER: ADMIN_USER,
+            GRAFANA_ADMIN_PASSWORD: password("grafana-admin-password"),
+            UPBIT_ACCESS_KEY: secrets.upbitAccessKey,
+            UPBIT_SECRET_KEY: secrets.upbitSecretKey,
+            ...(secrets.openaiApiKey === undefined ? {} : { OPENAI_API_KEY: secrets.openaiApiKey }),
+        };
+        return pulumi.all(values).apply((resolved) => buildEnvFile(resolved));
+    }
+}
