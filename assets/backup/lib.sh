@@ -114,8 +114,9 @@ backup_init() {
     log_init "${KIND}_backup"
     KIND_DIR="$BACKUP_ROOT/$KIND"
     mkdir -p -- "$KIND_DIR"
-    exec 9>"$KIND_DIR/.lock"
-    flock -n 9 || die "another $KIND backup holds $KIND_DIR/.lock"
+    # The lock is on the directory itself, so a run that fails leaves no file behind.
+    exec 9<"$KIND_DIR"
+    flock -n 9 || die "another $KIND backup is running (it holds the lock on $KIND_DIR)"
     local stamp
     stamp=$(date -u -d "${BACKUP_NOW:-now}" +%Y%m%dT%H%M%SZ) || die "BACKUP_NOW='${BACKUP_NOW:-}' is not a date"
     BACKUP_NAME="${KIND}_${stamp}.${EXT}"

@@ -1,0 +1,87 @@
+// What the Backups component ships to the host and where: the backup scripts, their shared
+// library and the cron file, with modes and content hashes. Pure: callers pass the file contents
+// in, so tests can change one asset's content and see which copy would re-run.
+import { createHash } from "crypto";
+
+/**
+ * Where the scripts live on the host. Not under /opt/coin-pilot: that is the app's git checkout,
+ * which has its own scripts/backup/ and is reset by deploys; this tree belongs to Pulumi alone.
+ */
+export const BACKUP_INSTALL_DIR = "/opt/coinpilot-ops/backup";
+/** Backups land in BACKUP_ROOT/<kind>/ (mode 0700: they hold trading data and credentials). */
+export const BACKUP_ROOT = "/var/backups/coinpilot";
+export const BACKUP_KINDS = ["postgres", "redis", "n8n"] as const;
+export const LOG_DIR = "/var/log/coinpilot";
+export const CRON_FILE_PATH = "/etc/cron.d/coinpilot-backup";
+/**
+ * The SSH user cannot write root-owned paths, so CopyToRemote uploads here and the install step
+ * moves each file into place as root with its mode. Under /var/tmp so it survives reboots: the
+ * install step re-installs every file whenever any copy changes.
+ */
+export const STAGING_DIR = "/var/tmp/coinpilot-staging/backup";
+
+export interface BackupAsset {
+    /** Short role, used in resource names (`${name}-copy-<role>`). */
+    readonly role: string;
+    /** Path relative to the repository root (Pulumi runs the program from there). */
+    readonly source: string;
+    /** Where the file is installed on the host. */
+    readonly remotePath: string;
+    /** Octal mode of the installed file, owner root:root. */
+    readonly mode: "0755" | "0644";
+}
+
+function script(file: string, mode: "0755" | "0644" = "0755"): BackupAsset {
+    return { role: file.replace(/(\.sh)$/, "").replace(/_/g, "-"), source: `assets/backup/${file}`, remotePath: `${BACKUP_INSTALL_DIR}/${file}`, mode };
+}
+
+/** Every file shipped, in install order. The cron file is 0644: cron ignores group/world-writable files. */
+export const BACKUP_ASSETS: readonly BackupAsset[] = [
+    script("lib.sh", "0644"),
+    script("postgres_backup.sh"),
+    script("redis_backup.sh"),
+    script("n8n_backup.sh"),
+    script("verify_backups.sh"),
+    script("restore_rehearsal.sh"),
+    { role: "cron", source: "assets/cron/coinpilot-backup", remotePath: CRON_FILE_PATH, mode: "0644" },
+];
+
+export function sha256(content: string | Buffer): string {
+    return createHash("sha256").update(content).digest("hex");
+}
+
+export function stagingPath(asset: BackupAsset): string {
+    return `${STAGING_DIR}/${asset.remotePath.split("/").pop()}`;
+}
+
+export interface PlannedCopy extends BackupAsset {
+    readonly stagingPath: string;
+    readonly sha256: string;
+}
+
+/** The assets with their staging paths and content hashes; `read` returns a source file's content. */
+export function planBackupCopies(read: (source: string) => string | Buffer): PlannedCopy[] {
+    return BACKUP_ASSETS.map((asset) => ({ ...asset, stagingPath: stagingPath(asset), sha256: sha256(read(asset.source)) }));
+}
+
+function quote(word: string): string {
+    return /^[A-Za-z0-9_./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Creates the install, backup, log and staging directories (idempotent; `install -d` also fixes modes). */
+export function directoriesCommand(): string {
+    const backupDirs = [BACKUP_ROOT, ...BACKUP_KINDS.map((kind) => `${BACKUP_ROOT}/${kind}`)];
+    const stagingParent = STAGING_DIR.slice(0, STAGING_DIR.lastIndexOf("/"));
+    return [
+        "set -eu",
+        `sudo install -d -o root -g root -m 0755 ${quote(BACKUP_INSTALL_DIR.slice(0, BACKUP_INSTALL_DIR.lastIndexOf("/")))} ${quote(BACKUP_INSTALL_DIR)}`,
+        `sudo install -d -o root -g root -m 0700 ${backupDirs.map(quote).join(" ")}`,
+        `sudo install -d -o root -g root -m 0755 ${quote(LOG_DIR)}`,
+        `sudo install -d -o "$(id -un)" -m 0700 ${quote(stagingParent)} ${quote(STAGING_DIR)}`,
+    ].join("\n");
+}
+
+/** Installs every staged file as root with its mode (the cron file last, once the scripts it runs exist). */
+export function installCommand(copies: readonly PlannedCopy[]): string {
+    return ["set -eu", ...copies.map((c) => `sudo install -o root -g root -m ${c.mode} ${quote(c.stagingPath)} ${quote(c.remotePath)}`)].join("\n");
+}
