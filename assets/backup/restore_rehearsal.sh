@@ -60,7 +60,8 @@ rehearse_postgres() {
     }
     query "$POSTGRES_DB" "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)" >/dev/null
     query "$POSTGRES_DB" "CREATE DATABASE $SCRATCH_DB" >/dev/null
-    trap 'query "$POSTGRES_DB" "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)" >/dev/null; cleanup_temp_paths' EXIT
+    # Cleanup first: errexit applies inside a trap, so a failing drop would skip what follows.
+    trap 'cleanup_temp_paths; query "$POSTGRES_DB" "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)" >/dev/null' EXIT
 
     # A TimescaleDB dump must be restored between timescaledb_pre_restore() and _post_restore().
     local contents timescale=false
@@ -121,7 +122,10 @@ rehearse_redis() {
         status=$?; rm -rf "$d"; exit $status' sh "$port" \
         <"$BACKUP_ROOT/redis/$name" >"$work/server.log" 2>&1 &
     server=$!
-    trap '"${redis_cli[@]}" -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || kill "$server" 2>/dev/null; wait "$server" || true; cleanup_temp_paths' EXIT
+    # Every step may fail (the server may be gone already); errexit applies inside a trap.
+    trap '"${redis_cli[@]}" -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || kill "$server" 2>/dev/null || true
+        wait "$server" || true
+        cleanup_temp_paths' EXIT
 
     local reply deadline=$((SECONDS + REHEARSAL_TIMEOUT))
     until reply=$("${redis_cli[@]}" -p "$port" PING 2>&1) && [[ $reply == PONG ]]; do

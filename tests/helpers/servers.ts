@@ -238,15 +238,23 @@ export interface ScriptResult {
 
 /**
  * Runs one of assets/backup/*.sh with only the given variables (plus PATH and a private TMPDIR),
- * so nothing from the test runner's environment (e.g. a PGPASSWORD) leaks in.
+ * so nothing from the test runner's environment (e.g. a PGPASSWORD) leaks in. Throws if the run,
+ * failed or not, left anything in its TMPDIR: every script must clean up after itself.
  */
 export function runBackupScript(script: string, env: Record<string, string>): ScriptResult {
-    const result = spawnSync("bash", [path.join(BACKUP_DIR, script)], {
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TMPDIR: os.tmpdir(), ...env },
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
-    });
-    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+    const tmp = makeTempDir("script-tmp");
+    try {
+        const result = spawnSync("bash", [path.join(BACKUP_DIR, script)], {
+            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TMPDIR: tmp, ...env },
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        const leftovers = fs.readdirSync(tmp);
+        if (leftovers.length) throw new Error(`${script} left temp files behind: ${leftovers.join(", ")}`);
+        return { status: result.status, output: `${result.stdout}${result.stderr}` };
+    } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
 }
 
 /** Names and sha256 of every file under `dir` (recursively), sorted: a snapshot to compare. */
