@@ -1,0 +1,410 @@
+// The host scripts run for real here: real iptables in a private network namespace, real files,
+// real git. Only what cannot exist in CI (systemd as PID 1, a Docker engine, cloud-init) is a
+// recorded command standing in for it, through the variables each script reads.
+import { spawnSync, SpawnSyncReturns } from "child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
+import { tmpdir, userInfo } from "os";
+import * as path from "path";
+
+const HOST = path.resolve(__dirname, "..", "assets", "host");
+const ME = userInfo().username;
+
+function scratch(prefix: string): string {
+    return mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+}
+
+function requireBinary(name: string, apt: string): void {
+    if (spawnSync("sh", ["-c", `command -v ${name}`]).status !== 0) throw new Error(`${name} is missing: apt-get install -y ${apt}`);
+}
+
+function run(script: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): SpawnSyncReturns<string> {
+    return spawnSync("bash", [path.join(HOST, script), ...args], {
+        encoding: "utf8",
+        input: options.input ?? "",
+        env: { ...process.env, ...options.env },
+    });
+}
+
+/** An executable shell script standing in for a command. */
+function fakeCommand(dir: string, name: string, body: string): string {
+    const file = path.join(dir, name);
+    writeFileSync(file, `#!/usr/bin/env bash\n${body}\n`);
+    chmodSync(file, 0o755);
+    return file;
+}
+
+describe("open-web-ports.sh (real iptables in a private network namespace)", () => {
+    // The INPUT chain and rules file of OCI's Ubuntu images (InstanceServices shortened).
+    const FIXTURE = readFileSync(path.join(__dirname, "fixtures", "oci-rules.v4"), "utf8");
+    const ACCEPT = (port: number) => `-A INPUT -p tcp -m state --state NEW -m tcp --dport ${port} -j ACCEPT`;
+    const REJECT = "-A INPUT -j REJECT --reject-with icmp-host-prohibited";
+
+    beforeAll(() => {
+        requireBinary("iptables", "iptables");
+        requireBinary("unshare", "util-linux");
+    });
+
+    /** Loads `rules` live in a fresh netns, runs the script `times` times, and returns each run's state. */
+    function inNamespace(rules: string, times: number) {
+        const dir = scratch("fw");
+        const rulesFile = path.join(dir, "rules.v4");
+        writeFileSync(rulesFile, rules);
+        chmodSync(rulesFile, 0o640);
+        const driver = [
+            "set -e",
+            `iptables-restore < "${rulesFile}"`,
+            `for i in $(seq ${times}); do`,
+            `  RULES_FILE="${rulesFile}" bash "${HOST}/open-web-ports.sh" > "${dir}/out.$i"`,
+            `  iptables -S INPUT > "${dir}/live.$i"`,
+            `  cp -p "${rulesFile}" "${dir}/file.$i"`,
+            "done",
+        ].join("\n");
+        // Root makes a network namespace directly; anyone else through a user namespace.
+        const unshare = process.getuid?.() === 0 ? ["-n"] : ["-r", "-n"];
+        const result = spawnSync("unshare", [...unshare, "bash", "-c", driver], { encoding: "utf8" });
+        expect(result.stderr).toBe("");
+        expect(result.status).toBe(0);
+        const read = (f: string) => readFileSync(path.join(dir, f), "utf8");
+        return {
+            dir,
+            runs: Array.from({ length: times }, (_, i) => ({ out: read(`out.${i + 1}`), live: read(`live.${i + 1}`).trim().split("\n"), file: read(`file.${i + 1}`) })),
+            leftovers: readdirSync(dir).filter((f) => f.startsWith("rules.v4.")),
+            mode: statSync(rulesFile).mode & 0o777,
+        };
+    }
+
+    it("puts ACCEPT 80 and 443 right above the REJECT, live and in rules.v4, and changes nothing on a second run", () => {
+        const { runs, leftovers, mode } = inNamespace(FIXTURE, 2);
+        const [first, second] = runs;
+        const reject = first.live.indexOf(REJECT);
+        expect(first.live.slice(reject - 3, reject + 1)).toEqual([
+            "-A INPUT -p tcp -m state --state NEW -m tcp --dport 22 -j ACCEPT",
+            ACCEPT(80),
+            ACCEPT(443),
+            REJECT,
+        ]);
+        const fileLines = first.file.split("\n");
+        const fileReject = fileLines.indexOf("-A INPUT -j REJECT --reject-with icmp-host-prohibited");
+        expect(fileLines.slice(fileReject - 2, fileReject)).toEqual([ACCEPT(80), ACCEPT(443)]);
+        // Nothing else in the file moved: removing the two lines gives the fixture back.
+        expect(fileLines.filter((l) => l !== ACCEPT(80) && l !== ACCEPT(443)).join("\n")).toBe(FIXTURE);
+        expect(first.out).toMatch(/persisted in/);
+
+        expect(second.out).toMatch(/live rules already accept: 80 443/);
+        expect(second.out).toMatch(/already accepts: 80 443/);
+        expect(second.live).toEqual(first.live);
+        expect(second.file).toBe(first.file);
+        expect(leftovers).toEqual([]);
+        expect(mode).toBe(0o640);
+    });
+
+    it("moves an ACCEPT that was appended below the REJECT (the usual iptables -A mistake)", () => {
+        const misplaced = FIXTURE.replace(`${REJECT}\n`, `${REJECT}\n${ACCEPT(80)}\n`);
+        const { runs } = inNamespace(misplaced, 1);
+        const { live, file } = runs[0];
+        for (const rules of [live, file.split("\n")]) {
+            expect(rules.filter((l) => l === ACCEPT(80))).toHaveLength(1);
+            expect(rules.indexOf(ACCEPT(80))).toBeLessThan(rules.findIndex((l) => l.startsWith("-A INPUT") && l.includes("-j REJECT")));
+        }
+    });
+
+    it("refuses a rules file it cannot place rules in, leaving it untouched", () => {
+        const dir = scratch("fw-bad");
+        const rulesFile = path.join(dir, "rules.v4");
+        writeFileSync(rulesFile, "*nat\nCOMMIT\n");
+        const unshare = process.getuid?.() === 0 ? ["-n"] : ["-r", "-n"];
+        const result = spawnSync("unshare", [...unshare, "bash", "-c", `RULES_FILE="${rulesFile}" bash "${HOST}/open-web-ports.sh"`], { encoding: "utf8" });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/no \*filter table/);
+        expect(readFileSync(rulesFile, "utf8")).toBe("*nat\nCOMMIT\n");
+    });
+});
+
+describe("write-env.sh (real files)", () => {
+    const CONTENT = "# header\nPOSTGRES_USER=coinpilot\nPOSTGRES_PASSWORD=abc123\nOPENAI_API_KEY='sk-$not expanded'\n";
+
+    it("writes atomically with mode 600 and the deploy user as owner, then leaves identical content alone", () => {
+        const dir = scratch("env");
+        const target = path.join(dir, ".env");
+        const first = run("write-env.sh", [target, ME], { input: CONTENT });
+        expect(first.stderr).toBe("");
+        expect(first.stdout).toBe(`${target} written\n`);
+        expect(readFileSync(target, "utf8")).toBe(CONTENT);
+        const stat = statSync(target);
+        expect(stat.mode & 0o777).toBe(0o600);
+        expect(stat.uid).toBe(userInfo().uid);
+
+        chmodSync(target, 0o644);
+        const second = run("write-env.sh", [target, ME], { input: CONTENT });
+        expect(second.stdout).toBe(`${target} unchanged\n`);
+        expect(statSync(target).ino).toBe(stat.ino);
+        expect(statSync(target).mode & 0o777).toBe(0o600);
+
+        const changed = run("write-env.sh", [target, ME], { input: CONTENT + "REDIS_PASSWORD=xyz\n" });
+        expect(changed.stdout).toBe(`${target} written\n`);
+        expect(readFileSync(target, "utf8")).toBe(CONTENT + "REDIS_PASSWORD=xyz\n");
+        expect(statSync(target).ino).not.toBe(stat.ino); // replaced by rename, never rewritten in place
+        expect(readdirSync(dir)).toEqual([".env"]);
+    });
+
+    it("refuses empty input and keeps the existing file", () => {
+        const dir = scratch("env-empty");
+        const target = path.join(dir, ".env");
+        writeFileSync(target, CONTENT, { mode: 0o600 });
+        const result = run("write-env.sh", [target, ME], { input: "" });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/refusing to replace/);
+        expect(readFileSync(target, "utf8")).toBe(CONTENT);
+        expect(readdirSync(dir)).toEqual([".env"]);
+    });
+
+    it("fails before writing when the directory or the user does not exist", () => {
+        const dir = scratch("env-missing");
+        expect(run("write-env.sh", [path.join(dir, "nope", ".env"), ME], { input: CONTENT }).stderr).toMatch(/does not exist/);
+        const noUser = run("write-env.sh", [path.join(dir, ".env"), "no-such-user-coinpilot"], { input: CONTENT });
+        expect(noUser.status).not.toBe(0);
+        expect(readdirSync(dir)).toEqual([]);
+    });
+});
+
+describe("checkout-app.sh (real git, local repository)", () => {
+    function git(cwd: string, ...args: string[]): string {
+        const result = spawnSync("git", args, {
+            cwd,
+            encoding: "utf8",
+            env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" },
+        });
+        if (result.status !== 0) throw new Error(`git ${args.join(" ")}: ${result.stderr}`);
+        return result.stdout.trim();
+    }
+
+    /** A bare "origin" with v1 (tagged) and a later commit on main. */
+    function origin() {
+        const dir = scratch("origin");
+        const work = path.join(dir, "work");
+        mkdirSync(work);
+        git(work, "init", "-q", "-b", "main");
+        mkdirSync(path.join(work, "deploy/cloud/oci"), { recursive: true });
+        writeFileSync(path.join(work, "deploy/cloud/oci/docker-compose.prod.yml"), "services: {}\n");
+        writeFileSync(path.join(work, "VERSION"), "1\n");
+        git(work, "add", ".");
+        git(work, "commit", "-q", "-m", "v1");
+        git(work, "tag", "v1");
+        const v1 = git(work, "rev-parse", "HEAD");
+        writeFileSync(path.join(work, "VERSION"), "2\n");
+        git(work, "commit", "-q", "-am", "v2");
+        const v2 = git(work, "rev-parse", "HEAD");
+        git(dir, "clone", "-q", "--bare", work, "origin.git");
+        return { url: `file://${path.join(dir, "origin.git")}`, v1, v2 };
+    }
+
+    beforeAll(() => requireBinary("git", "git"));
+
+    it("checks out a tag, is a no-op the second time, follows a new ref and keeps the untracked .env", () => {
+        const { url, v1, v2 } = origin();
+        const app = path.join(scratch("app"), "coin-pilot");
+        const first = run("checkout-app.sh", [url, "v1", app, ME], { input: "\n" });
+        expect(first.stderr).toBe("");
+        expect(first.stdout).toBe(`checked out v1 (${v1})\n`);
+        expect(readFileSync(path.join(app, "VERSION"), "utf8")).toBe("1\n");
+
+        const again = run("checkout-app.sh", [url, "v1", app, ME], { input: "\n" });
+        expect(again.stdout).toBe(`already at v1 (${v1})\n`);
+
+        writeFileSync(path.join(app, "deploy/cloud/oci/.env"), "KEEP=1\n");
+        writeFileSync(path.join(app, "VERSION"), "edited on the host\n");
+        const main = run("checkout-app.sh", [url, "main", app, ME], { input: "\n" });
+        expect(main.stdout).toBe(`checked out main (${v2})\n`);
+        expect(readFileSync(path.join(app, "VERSION"), "utf8")).toBe("2\n");
+        expect(readFileSync(path.join(app, "deploy/cloud/oci/.env"), "utf8")).toBe("KEEP=1\n");
+
+        const bySha = run("checkout-app.sh", [url, v1, app, ME], { input: "\n" });
+        expect(bySha.stdout).toBe(`checked out ${v1} (${v1})\n`);
+        expect(git(app, "remote", "get-url", "origin")).toBe(url);
+    });
+
+    it("rejects a ref that could be read as an option", () => {
+        const { url } = origin();
+        const result = run("checkout-app.sh", [url, "--upload-pack=evil", path.join(scratch("app"), "x"), ME], { input: "\n" });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/invalid ref/);
+    });
+
+    it("hands the stdin token to git only through GIT_ASKPASS: not in argv, the URL or .git/config", () => {
+        const { url, v1 } = origin();
+        const bin = scratch("git-spy");
+        const log = path.join(bin, "argv.log");
+        const answers = path.join(bin, "askpass.log");
+        // A git that records its argv and, on fetch, asks for credentials the way git does over HTTPS.
+        fakeCommand(bin, "git", [
+            `printf '%s\\n' "$*" >> "${log}"`,
+            `if [[ " $* " == *" fetch "* ]]; then`,
+            `  { "$GIT_ASKPASS" "Username for 'https://github.com': "; "$GIT_ASKPASS" "Password for 'https://x-access-token@github.com': "; } >> "${answers}"`,
+            "fi",
+            `exec /usr/bin/git "$@"`,
+        ].join("\n"));
+        const token = "ghp_exampleTokenValue123";
+        const app = path.join(scratch("app"), "coin-pilot");
+        const result = run("checkout-app.sh", [url, "v1", app, ME], { input: `${token}\n`, env: { PATH: `${bin}:${process.env.PATH}` } });
+        expect(result.stdout).toBe(`checked out v1 (${v1})\n`);
+        expect(readFileSync(answers, "utf8")).toBe(`x-access-token\n${token}\n`);
+        expect(readFileSync(log, "utf8")).not.toContain(token);
+        expect(readFileSync(path.join(app, ".git/config"), "utf8")).not.toContain(token);
+        expect(result.stdout + result.stderr).not.toContain(token);
+    });
+});
+
+describe("install-unit.sh (systemctl recorded)", () => {
+    function setup(failReload = false) {
+        const dir = scratch("unit");
+        const unitDir = path.join(dir, "system");
+        mkdirSync(unitDir);
+        const log = path.join(dir, "systemctl.log");
+        const systemctl = fakeCommand(dir, "systemctl", `echo "$*" >> "${log}"\ncase "$1" in is-active) echo active ;; reload-or-restart) exit ${failReload ? 1 : 0} ;; esac`);
+        const journalctl = fakeCommand(dir, "journalctl", 'echo "journal tail for $2"');
+        const staged = path.join(dir, "coinpilot-compose.service");
+        writeFileSync(staged, "[Unit]\nDescription=test\n");
+        const env = { SYSTEMCTL: systemctl, JOURNALCTL: journalctl, UNIT_DIR: unitDir };
+        return { dir, unitDir, log, staged, env };
+    }
+
+    it("installs, reloads systemd only when the file changed, enables and applies every time", () => {
+        const { unitDir, log, staged, env } = setup();
+        const first = run("install-unit.sh", [staged, "coinpilot-compose.service"], { env });
+        expect(first.status).toBe(0);
+        const installed = path.join(unitDir, "coinpilot-compose.service");
+        expect(readFileSync(installed, "utf8")).toBe(readFileSync(staged, "utf8"));
+        expect(statSync(installed).mode & 0o777).toBe(0o644);
+        expect(readFileSync(log, "utf8").trim().split("\n")).toEqual([
+            "daemon-reload",
+            "enable --quiet coinpilot-compose.service",
+            "reload-or-restart coinpilot-compose.service",
+            "is-active coinpilot-compose.service",
+        ]);
+        writeFileSync(log, "");
+        const second = run("install-unit.sh", [staged, "coinpilot-compose.service"], { env });
+        expect(second.stdout).toMatch(/unchanged/);
+        expect(readFileSync(log, "utf8")).not.toMatch(/daemon-reload/);
+    });
+
+    it("fails with the unit's journal tail when the stack does not start", () => {
+        const { staged, env } = setup(true);
+        const result = run("install-unit.sh", [staged, "coinpilot-compose.service"], { env });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/failed to start/);
+        expect(result.stderr).toMatch(/journal tail for coinpilot-compose.service/);
+    });
+});
+
+describe("health-check.sh (recorded compose output)", () => {
+    const SERVICES = ["db", "redis", "collector", "bot", "dashboard", "n8n", "prometheus", "grafana"];
+    const LOOPBACK: Record<string, number> = { db: 5432, redis: 6379, dashboard: 8501, n8n: 5678, prometheus: 9090, grafana: 3000 };
+
+    function composeConfig(edit: (services: Record<string, any>) => void = () => {}): string {
+        const services: Record<string, any> = {};
+        for (const name of SERVICES) {
+            const port = LOOPBACK[name];
+            services[name] = port ? { ports: [{ mode: "ingress", host_ip: "127.0.0.1", target: port, published: String(port), protocol: "tcp" }] } : {};
+        }
+        edit(services);
+        return JSON.stringify({ name: "oci", services });
+    }
+
+    function psRows(state: (name: string) => { State: string; Health?: string } = () => ({ State: "running", Health: "" })) {
+        return SERVICES.map((name) => ({ Name: `coinpilot-${name}`, Service: name, Health: "", ...state(name) }));
+    }
+
+    function check(opts: { config?: string; ps?: string; unit?: string; attempts?: number }) {
+        const dir = scratch("health");
+        writeFileSync(path.join(dir, "config.json"), opts.config ?? composeConfig());
+        writeFileSync(path.join(dir, "ps.json"), opts.ps ?? psRows().map((r) => JSON.stringify(r)).join("\n"));
+        const docker = fakeCommand(dir, "docker", [
+            `[[ " $* " == *" config --format json "* ]] && exec cat "${dir}/config.json"`,
+            `[[ " $* " == *" ps --all --format json "* ]] && exec cat "${dir}/ps.json"`,
+            'echo "docker $*"',
+        ].join("\n"));
+        const systemctl = fakeCommand(dir, "systemctl", `printf '%s\\n' ${(opts.unit ?? "active/exited").split("/").join(" ")}`);
+        const journalctl = fakeCommand(dir, "journalctl", 'echo "journal tail for $2"');
+        const app = path.join(dir, "app");
+        mkdirSync(app);
+        return run("health-check.sh", ["coinpilot-compose.service", app, "deploy/cloud/oci/docker-compose.prod.yml", "deploy/cloud/oci/.env"], {
+            env: { DOCKER: docker, SYSTEMCTL: systemctl, JOURNALCTL: journalctl, HEALTH_ATTEMPTS: String(opts.attempts ?? 2), HEALTH_INTERVAL: "0" },
+        });
+    }
+
+    beforeAll(() => requireBinary("python3", "python3"));
+
+    it("passes when the unit is active (exited) and every service runs (Compose >= 2.21 line format)", () => {
+        const result = check({});
+        expect(result.stderr).toBe("");
+        expect(result.stdout).toBe("coinpilot-compose.service active (exited); all services running\n");
+    });
+
+    it("reads the JSON array format of older Compose too, and allows 80/443 on all interfaces", () => {
+        const config = composeConfig((s) => (s.proxy = { ports: [{ target: 80, published: "80", protocol: "tcp" }] }));
+        const ps = JSON.stringify([...psRows(), { Service: "proxy", State: "running", Health: "" }]);
+        expect(check({ config, ps }).status).toBe(0);
+    });
+
+    it.each([
+        ["no host_ip (Compose's default: every interface)", (s: Record<string, any>) => delete s.db.ports[0].host_ip, "db: 5432->5432/tcp on 0.0.0.0"],
+        ["0.0.0.0", (s: Record<string, any>) => (s.n8n.ports[0].host_ip = "0.0.0.0"), "n8n: 5678->5678/tcp on 0.0.0.0"],
+        ["::", (s: Record<string, any>) => (s.grafana.ports[0].host_ip = "::"), "grafana: 3000->3000/tcp on ::"],
+    ])("fails loudly when an internal port is published with %s", (_label, edit, line) => {
+        const result = check({ config: composeConfig(edit) });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/^EXPOSED: published on all interfaces/);
+        expect(result.stderr).toContain(line);
+    });
+
+    it("fails at once with the journal tail when the unit failed", () => {
+        const result = check({ unit: "failed/failed", attempts: 5 });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/coinpilot-compose.service failed \(failed\/failed\)/);
+        expect(result.stderr).toMatch(/journal tail for coinpilot-compose.service/);
+    });
+
+    it("names the services that are not running or unhealthy when the checks run out", () => {
+        const ps = psRows((name) => (name === "bot" ? { State: "exited" } : name === "grafana" ? { State: "running", Health: "unhealthy" } : { State: "running" }));
+        const result = check({ ps: ps.map((r) => JSON.stringify(r)).join("\n") });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/not healthy after 2 checks:\nbot: exited\ngrafana: running unhealthy/);
+    });
+
+    it("waits while the unit is still starting", () => {
+        const result = check({ unit: "activating/start", attempts: 2 });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toMatch(/coinpilot-compose.service is activating\/start/);
+    });
+});
+
+describe("wait-for-cloud-init.sh", () => {
+    it.each([
+        [0, 0, /cloud-init finished\n/],
+        [2, 0, /recoverable errors; continuing/],
+        [1, 1, /^$/],
+    ])("cloud-init exit %i -> exit %i", (cloudInitExit, expected, stdout) => {
+        const dir = scratch("ci");
+        const fake = fakeCommand(dir, "cloud-init", `[ "$1 $2" = "status --wait" ] && exit ${cloudInitExit}; echo "status: long"`);
+        const staging = path.join(dir, "staging");
+        const result = run("wait-for-cloud-init.sh", [staging], { env: { CLOUD_INIT: fake } });
+        expect(result.status).toBe(expected);
+        expect(result.stdout).toMatch(stdout);
+        expect(existsSync(staging)).toBe(expected === 0);
+        if (expected === 0) expect(statSync(staging).mode & 0o777).toBe(0o700);
+        else expect(result.stderr).toMatch(/cloud-init failed \(exit 1\)/);
+    });
+});
+
+describe("install-docker.sh version gate", () => {
+    it.each([
+        ["2.15.0", true],
+        ["v2.29.7", true],
+        ["2.14.2", false],
+        ["2.9.0", false],
+        ["10.0.1", true],
+    ])("compose %s >= 2.15.0 is %p", (version, ok) => {
+        const result = spawnSync("bash", ["-c", `source "${HOST}/install-docker.sh"; version_at_least "$1" 2.15.0`, "_", version]);
+        expect(result.status === 0).toBe(ok);
+    });
+});
