@@ -93,6 +93,16 @@ export function createMockCloud(options: MockCloudOptions = {}): MockCloud {
             compartmentId: inputs.compartmentId,
             availabilityDomains: fakeAvailabilityDomains(options.availabilityDomains ?? 1),
         }),
+        // The reserved public IP binds to the instance's primary private IP, found through its VNIC.
+        "oci:Core/getVnicAttachments:getVnicAttachments": (inputs) => ({
+            compartmentId: inputs.compartmentId,
+            instanceId: inputs.instanceId,
+            vnicAttachments: [{ id: fakeOcid("vnicattachment", String(inputs.instanceId)), instanceId: inputs.instanceId, state: "ATTACHED", vnicId: fakeOcid("vnic", String(inputs.instanceId)) }],
+        }),
+        "oci:Core/getPrivateIps:getPrivateIps": (inputs) => ({
+            vnicId: inputs.vnicId,
+            privateIps: [{ id: fakeOcid("privateip", String(inputs.vnicId)), ipAddress: FAKE_PRIVATE_IP, isPrimary: true, vnicId: inputs.vnicId }],
+        }),
         ...options.invokes,
     };
     const mocks: pulumi.runtime.Mocks = {
@@ -104,7 +114,8 @@ export function createMockCloud(options: MockCloudOptions = {}): MockCloud {
             return handler(args.inputs);
         },
         newResource(args) {
-            const id = args.custom === false ? undefined : fakeOcid(args.type.split(":").pop()!.toLowerCase(), args.name);
+            // An imported resource keeps the OCID it was imported by, as in a real deployment.
+            const id = args.custom === false ? undefined : args.id || fakeOcid(args.type.split(":").pop()!.toLowerCase(), args.name);
             return { id, state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) } };
         },
     };
