@@ -10,6 +10,8 @@ export const FREE_TIER = { ocpus: 4, memoryInGbs: 24, blockStorageInGbs: 200 } a
 /** VM.Standard.A1.Flex limits per instance. */
 export const A1_FLEX = { maxOcpus: 80, minMemoryPerOcpu: 1, maxMemoryPerOcpu: 64, maxMemoryInGbs: 512 } as const;
 export const BOOT_VOLUME = { minInGbs: 50, maxInGbs: 32768 } as const;
+/** OCI block volume size limits (GB) for the data volume. */
+export const DATA_VOLUME = { minInGbs: 50, maxInGbs: 32768 } as const;
 
 /** Defaults for optional keys; Pulumi.yaml documents the same values (a test keeps them equal). */
 export const DEFAULTS = {
@@ -20,6 +22,8 @@ export const DEFAULTS = {
     vcnCidr: "10.0.0.0/16",
     subnetCidr: "10.0.1.0/24",
     allowPaidShape: false,
+    dataVolumeSizeInGbs: 50,
+    reservePublicIp: false,
 } as const;
 
 export interface StackConfig {
@@ -34,6 +38,13 @@ export interface StackConfig {
     readonly vcnCidr: string;
     readonly subnetCidr: string;
     readonly allowPaidShape: boolean;
+    /** Size of the data volume this stack creates (unused when dataVolumeId is set). */
+    readonly dataVolumeSizeInGbs: number;
+    /** An existing volume holding the data: attached instead of creating one. */
+    readonly dataVolumeId?: string;
+    readonly reservePublicIp: boolean;
+    /** An existing reserved public IP to adopt (implies reservePublicIp). */
+    readonly reservedPublicIpId?: string;
 }
 
 /** Raw config text by key (without the namespace), as `pulumi config` stores it. */
@@ -139,6 +150,21 @@ export function validateConfig(raw: RawConfig): StackConfig {
         }
     }
 
+    const dataVolumeSizeInGbs = r.number("dataVolumeSizeInGbs", DEFAULTS.dataVolumeSizeInGbs, { min: DATA_VOLUME.minInGbs, max: DATA_VOLUME.maxInGbs, integer: true });
+    const dataVolumeId = r.string("dataVolumeId", "");
+    r.check("dataVolumeId", dataVolumeId, (v) => checkOcid(v, ["volume"]));
+    const reservePublicIp = r.boolean("reservePublicIp", DEFAULTS.reservePublicIp);
+    const reservedPublicIpId = r.string("reservedPublicIpId", "");
+    r.check("reservedPublicIpId", reservedPublicIpId, (v) => checkOcid(v, ["publicip"]));
+    // The boot volume and a new data volume share the free block storage (an existing volume is already counted).
+    const blockStorage = bootVolumeSizeInGbs + (dataVolumeId ? 0 : dataVolumeSizeInGbs);
+    if (!allowPaidShape && bootVolumeSizeInGbs <= FREE_TIER.blockStorageInGbs && blockStorage > FREE_TIER.blockStorageInGbs) {
+        r.problem(
+            "dataVolumeSizeInGbs",
+            `${dataVolumeSizeInGbs} GB plus the ${bootVolumeSizeInGbs} GB boot volume is beyond the Always Free ${FREE_TIER.blockStorageInGbs} GB of block storage; lower it, or set coinpilot:allowPaidShape true to accept charges`,
+        );
+    }
+
     const instanceName = r.string("instanceName", DEFAULTS.instanceName);
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(instanceName)) {
         r.problem("instanceName", `"${instanceName}" must be 1–63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
@@ -162,6 +188,10 @@ export function validateConfig(raw: RawConfig): StackConfig {
         vcnCidr,
         subnetCidr,
         allowPaidShape,
+        dataVolumeSizeInGbs,
+        ...(dataVolumeId ? { dataVolumeId } : {}),
+        reservePublicIp: reservePublicIp || reservedPublicIpId !== "",
+        ...(reservedPublicIpId ? { reservedPublicIpId } : {}),
     };
 }
 
@@ -178,6 +208,10 @@ export const CONFIG_KEYS = [
     "vcnCidr",
     "subnetCidr",
     "allowPaidShape",
+    "dataVolumeSizeInGbs",
+    "dataVolumeId",
+    "reservePublicIp",
+    "reservedPublicIpId",
 ] as const;
 
 /** Reads the stack's config once and validates it. */

@@ -1,13 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as oci from "@pulumi/oci";
+import { DATA_VOLUME, DEFAULTS } from "../config";
 import { checkOcid } from "../lib/validate";
 
 /** Where the data volume shows up on the host: OCI's consistent device path for the first data disk. */
 export const DATA_DEVICE_PATH = "/dev/oracleoci/oraclevdb";
 /** Docker's data root: images, containers and the Compose named volumes (db, redis, n8n, grafana). */
 export const DATA_MOUNT_POINT = "/var/lib/docker";
-/** OCI's block volume size limits (GB). */
-export const DATA_VOLUME = { minInGbs: 50, maxInGbs: 32768, defaultInGbs: 50 } as const;
 
 export interface DataStorageArgs {
     /** OCID of the compartment for the volume and the reserved IP. */
@@ -37,7 +36,7 @@ export interface DataStorageArgs {
 /** Problems with the args, each naming the config key to fix. */
 export function checkStorageArgs(args: Pick<DataStorageArgs, "sizeInGbs" | "existingVolumeId" | "existingPublicIpId">): string[] {
     const problems: string[] = [];
-    const size = args.sizeInGbs ?? DATA_VOLUME.defaultInGbs;
+    const size = args.sizeInGbs ?? DEFAULTS.dataVolumeSizeInGbs;
     if (!Number.isInteger(size) || size < DATA_VOLUME.minInGbs || size > DATA_VOLUME.maxInGbs) {
         problems.push(`coinpilot:dataVolumeSizeInGbs ${size} must be a whole number of GB in ${DATA_VOLUME.minInGbs}–${DATA_VOLUME.maxInGbs}`);
     }
@@ -100,7 +99,7 @@ export class DataStorage extends pulumi.ComponentResource {
             this.volume = new oci.core.Volume(`${name}-volume`, {
                 compartmentId: args.compartmentId,
                 availabilityDomain: args.availabilityDomain,
-                sizeInGbs: String(args.sizeInGbs ?? DATA_VOLUME.defaultInGbs),
+                sizeInGbs: String(args.sizeInGbs ?? DEFAULTS.dataVolumeSizeInGbs),
                 displayName: `${displayName}-volume`,
             }, keep);
             this.volumeId = this.volume.id;

@@ -42,10 +42,11 @@ describe("validateConfig: good input", () => {
             sshAllowedCidr: " 203.0.113.254/32 ",
             ocpus: "4",
             memoryInGbs: "24",
-            bootVolumeSizeInGbs: "200",
+            // 150 GB boot + the 50 GB data volume = the free 200 GB of block storage.
+            bootVolumeSizeInGbs: "150",
         });
         expect(config.sshAllowedCidr).toBe("203.0.113.254/32");
-        expect([config.ocpus, config.memoryInGbs, config.bootVolumeSizeInGbs]).toEqual([4, 24, 200]);
+        expect([config.ocpus, config.memoryInGbs, config.bootVolumeSizeInGbs]).toEqual([4, 24, 150]);
     });
 
     it.each([

@@ -1,5 +1,6 @@
-import { byName, byType, created, invokes, parentOf, resolve, settle, useConfig } from "./mocks";
+import { EXAMPLE_CONFIG, byName, byType, created, invokes, parentOf, resolve, settle, useConfig } from "./mocks";
 import { DATA_DEVICE_PATH, DataStorage, checkStorageArgs } from "../components/storage";
+import { ConfigError, validateConfig } from "../config";
 
 const BASE = {
     compartmentId: "ocid1.compartment.oc1..aaaaaaaaexamplecompartmentexampleexample",
@@ -108,5 +109,51 @@ describe("DataStorage", () => {
         expect(checkStorageArgs({ sizeInGbs: 50.5 })).toEqual([expect.stringContaining("whole number")]);
         expect(checkStorageArgs({ existingVolumeId: "vol-123" })).toEqual([expect.stringMatching(/^coinpilot:dataVolumeId: "vol-123" is not an OCID/)]);
         expect(checkStorageArgs({ existingVolumeId: EXISTING_VOLUME, existingPublicIpId: EXISTING_IP, sizeInGbs: 200 })).toEqual([]);
+    });
+});
+
+describe("storage config keys", () => {
+    const raw = (extra: Record<string, string>) => {
+        const base = Object.fromEntries(Object.entries(EXAMPLE_CONFIG).map(([k, v]) => [k.replace(/^coinpilot:/, ""), v]));
+        return { ...base, ...extra };
+    };
+    const problems = (extra: Record<string, string>) => {
+        try {
+            validateConfig(raw(extra));
+            return [];
+        } catch (err) {
+            return (err as ConfigError).problems;
+        }
+    };
+
+    it("defaults to a new 50 GB volume and the instance's own public IP", () => {
+        const config = validateConfig(raw({}));
+        expect(config).toMatchObject({ dataVolumeSizeInGbs: 50, reservePublicIp: false });
+        expect(config.dataVolumeId).toBeUndefined();
+        expect(config.reservedPublicIpId).toBeUndefined();
+    });
+
+    it("reads an existing volume and IP to re-use; an IP to adopt implies reserving", () => {
+        const config = validateConfig(raw({ dataVolumeId: EXISTING_VOLUME, reservedPublicIpId: EXISTING_IP }));
+        expect(config).toMatchObject({ dataVolumeId: EXISTING_VOLUME, reservedPublicIpId: EXISTING_IP, reservePublicIp: true });
+    });
+
+    it("keeps boot + data volume inside the free 200 GB unless paid shapes are allowed", () => {
+        expect(problems({ bootVolumeSizeInGbs: "100", dataVolumeSizeInGbs: "100" })).toEqual([]);
+        expect(problems({ bootVolumeSizeInGbs: "100", dataVolumeSizeInGbs: "101" })).toEqual([
+            expect.stringMatching(/^coinpilot:dataVolumeSizeInGbs: 101 GB plus the 100 GB boot volume is beyond the Always Free 200 GB/),
+        ]);
+        expect(problems({ bootVolumeSizeInGbs: "100", dataVolumeSizeInGbs: "101", allowPaidShape: "true" })).toEqual([]);
+        // An existing volume's size is already counted in the tenancy: only the boot volume is new.
+        expect(problems({ bootVolumeSizeInGbs: "200", dataVolumeSizeInGbs: "101", dataVolumeId: EXISTING_VOLUME })).toEqual([]);
+    });
+
+    it("rejects bad values, naming each key", () => {
+        expect(problems({ dataVolumeSizeInGbs: "20", dataVolumeId: EXISTING_IP, reservePublicIp: "yes", reservedPublicIpId: "203.0.113.10" })).toEqual([
+            expect.stringMatching(/^coinpilot:dataVolumeSizeInGbs: 20 is outside 50–32768/),
+            expect.stringMatching(/^coinpilot:dataVolumeId: .* is a publicip OCID; expected a volume OCID/),
+            expect.stringMatching(/^coinpilot:reservePublicIp: "yes" is not true or false/),
+            expect.stringMatching(/^coinpilot:reservedPublicIpId: "203.0.113.10" is not an OCID/),
+        ]);
     });
 });
