@@ -5,9 +5,9 @@ import { Classification } from "./classify";
 
 /** User-tunable knobs (stack config `coinpilot:launchRetry`). */
 export interface LaunchRetrySettings {
-    /** Pause between two capacity probes, whichever AD they hit. Defaults to 40 s. */
+    /** Pause between two capacity probes, whichever AD they hit. Defaults to 30 s. */
     readonly capacityIntervalSeconds: number;
-    /** First ceiling of the full-jitter backoff after a 429 without Retry-After. Defaults to 60 s. */
+    /** First ceiling of the full-jitter backoff after a 429 without Retry-After. Defaults to 480 s. */
     readonly throttleBaseSeconds: number;
     /** Largest ceiling the throttle backoff doubles up to. Defaults to 900 s. */
     readonly throttleMaxSeconds: number;
@@ -15,10 +15,14 @@ export interface LaunchRetrySettings {
     readonly unknownRetries: number;
 }
 
-// Chosen from `npm run bench:hunt` (README "Capacity hunt" shows the table behind them).
+// Chosen from `npm run bench:hunt` sweeps (README "Capacity hunt"): freed A1 capacity is
+// taken within seconds, so probes pay off in proportion to their rate; 30 s halves the seed's
+// time to instance for the same number of calls while staying under a bucket that a 60 s
+// poll plus background traffic already nearly fills. Throttle ceilings of 480 s then 900 s
+// wait out a busy spell with ~3 429s where 60 s/120 s bases took 4-5.
 export const DEFAULT_LAUNCH_RETRY: LaunchRetrySettings = {
-    capacityIntervalSeconds: 40,
-    throttleBaseSeconds: 60,
+    capacityIntervalSeconds: 30,
+    throttleBaseSeconds: 480,
     throttleMaxSeconds: 900,
     unknownRetries: 5,
 };
