@@ -19,11 +19,11 @@ export const ADMIN_USER = "admin";
 /**
  * The bootstrap, in order. Each step is one remote.Command named `${name}-<role>` that depends on
  * the previous one; every step but the first also has a `${name}-<role>-script` copy of its script.
- * A data-volume mount (disaster recovery) belongs between "wait" and "docker", so Docker's data
- * lands on the volume from the start.
+ * "data-volume" runs only when a data volume is attached, before Docker writes /var/lib/docker.
  */
 export const HOST_STEPS = [
     { role: "wait", script: "wait-for-cloud-init.sh", does: "wait for SSH and cloud-init (exit 0 or 2), create the staging directory" },
+    { role: "data-volume", script: "mount-data-volume.sh", does: "format the data volume only if blank, mount it at /var/lib/docker by UUID (optional)" },
     { role: "docker", script: "install-docker.sh", does: "Docker Engine + Compose plugin from Docker's apt repo, ubuntu in the docker group, compose >= 2.15.0" },
     { role: "firewall", script: "open-web-ports.sh", does: "ACCEPT 80/443 above OCI's INPUT REJECT, live and in /etc/iptables/rules.v4" },
     { role: "checkout", script: "checkout-app.sh", does: "git checkout of appRepoUrl at appRef into /opt/coin-pilot" },
@@ -68,6 +68,13 @@ export interface HostArgs {
     readonly dialErrorLimit?: number;
     /** Seconds per SSH dial attempt. Defaults to 30. */
     readonly perDialTimeout?: number;
+    /**
+     * The data volume's attachment. When set, the volume is mounted at /var/lib/docker before Docker
+     * is installed, so containers and named volumes survive a recreate. Defaults to none (boot volume).
+     */
+    readonly dataVolumeAttachment?: pulumi.Resource;
+    /** Directory holding the step scripts. Defaults to assets/host (tests point it at a modified copy). */
+    readonly assetsDir?: string;
 }
 
 export function sha256(text: string | Buffer): string {
@@ -132,7 +139,8 @@ export class Host extends pulumi.ComponentResource {
             dependsOn,
             deletedWith: args.instance,
         });
-        const scriptPath = (role: StepRole) => path.join(HOST_ASSETS_DIR, HOST_STEPS.find((s) => s.role === role)!.script);
+        const assetsDir = args.assetsDir ?? HOST_ASSETS_DIR;
+        const scriptPath = (role: StepRole) => path.join(assetsDir, HOST_STEPS.find((s) => s.role === role)!.script);
         const staged = (role: StepRole) => `${STAGING_DIR}/${path.basename(scriptPath(role))}`;
 
         const steps = new Map<StepRole, remote.Command>();
@@ -178,7 +186,7 @@ export class Host extends pulumi.ComponentResource {
         );
         steps.set("wait", previous as remote.Command);
 
-        // (A data-volume mount step goes here, before Docker writes /var/lib/docker.)
+        if (args.dataVolumeAttachment) step("data-volume", [], { after: [args.dataVolumeAttachment] });
         step("docker", [DEPLOY_USER]);
         step("firewall", []);
         const checkout = step("checkout", [args.appRepoUrl, appRef, unit.appDir, DEPLOY_USER], {
@@ -198,13 +206,12 @@ export class Host extends pulumi.ComponentResource {
             { connection, source: new pulumi.asset.StringAsset(this.unitText), remotePath: unitFile, triggers: [args.instanceId, unitHash] },
             childOpts([steps.get("wait")!]),
         );
-        // Re-applied whenever the unit, the app ref or the .env changes (the .env only as a secret hash).
-        const unitStep = step("unit", [unitFile, UNIT_NAME], {
-            triggers: [unitHash, args.appRepoUrl, appRef, pulumi.secret(envText.apply(sha256))],
-            after: [unitCopy],
-        });
+        // Re-applied whenever the unit, the app ref or the .env changes; the .env only as a hash, which
+        // makes these triggers secret as a whole (the preview shows "[secret]" changed).
+        const applyTriggers = [unitHash, args.appRepoUrl, appRef, pulumi.secret(envText.apply(sha256))];
+        step("unit", [unitFile, UNIT_NAME], { triggers: applyTriggers, after: [unitCopy] });
         // Verified again after every re-apply.
-        step("health", [UNIT_NAME, unit.appDir, unit.composeFile, unit.envFile], { triggers: [unitStep.triggers] });
+        step("health", [UNIT_NAME, unit.appDir, unit.composeFile, unit.envFile], { triggers: applyTriggers });
 
         this.steps = steps;
         this.deployedCommit = checkout.stdout.apply((s) => s.trim());

@@ -1,0 +1,255 @@
+// The Host component under Pulumi mocks: the step graph, the triggers, and where secrets go.
+import { byName, created, isSecretEnvelope, resetCreated, settle } from "./mocks";
+import { cpSync, mkdtempSync, appendFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { RecordedResource } from "../lib/mock-cloud";
+import { A1Instance } from "../components/instance";
+import { HOST_ASSETS_DIR, HOST_STEPS, Host, HostArgs, assetHash, sha256 } from "../components/host";
+import { ENV_FILE_PATH } from "../lib/env-file";
+import { UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
+
+// Distinctive stand-ins for secrets, so a leak anywhere is found by a plain text search.
+const SECRETS = {
+    sshPrivateKey: "TEST-ONLY-SSH-PRIVATE-KEY-MARKER",
+    upbitAccessKey: "TEST-ONLY-UPBIT-ACCESS-MARKER",
+    upbitSecretKey: "TEST-ONLY-UPBIT-SECRET-MARKER",
+    openaiApiKey: "TEST-ONLY-OPENAI-MARKER",
+    appRepoToken: "TEST-ONLY-REPO-TOKEN-MARKER",
+};
+// The mock cloud's RandomPassword result for length 32.
+const GENERATED = "x".repeat(32);
+
+function makeVm(name: string): A1Instance {
+    return new A1Instance(name, {
+        compartmentId: "ocid1.compartment.oc1..aaaaaaaaexample",
+        subnetId: "ocid1.subnet.oc1..aaaaaaaaexample",
+        imageId: "ocid1.image.oc1..aaaaaaaaexample",
+        sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA test",
+    });
+}
+
+function makeHost(name: string, overrides: Partial<HostArgs> = {}, vm = makeVm(`${name}-a1`)) {
+    const host = new Host(name, {
+        instance: vm.instance,
+        instanceId: vm.instanceId,
+        publicIp: vm.publicIp,
+        sshPrivateKey: pulumi.secret(SECRETS.sshPrivateKey),
+        appRepoUrl: "https://github.com/example/coin-pilot.git",
+        appRef: "v1.2.3",
+        appRepoToken: pulumi.secret(SECRETS.appRepoToken),
+        appSecrets: {
+            upbitAccessKey: pulumi.secret(SECRETS.upbitAccessKey),
+            upbitSecretKey: pulumi.secret(SECRETS.upbitSecretKey),
+            openaiApiKey: pulumi.secret(SECRETS.openaiApiKey),
+        },
+        ...overrides,
+    });
+    return { vm, host };
+}
+
+/** The value inside a secret envelope. */
+function unwrap(value: unknown): any {
+    expect(isSecretEnvelope(value)).toBe(true);
+    return (value as { value: unknown }).value;
+}
+
+/** Every string reachable in `value` outside a secret envelope. */
+function plainStrings(value: unknown): string[] {
+    if (isSecretEnvelope(value)) return [];
+    if (typeof value === "string") return [value];
+    if (Array.isArray(value)) return value.flatMap(plainStrings);
+    if (value && typeof value === "object") return Object.values(value).flatMap(plainStrings);
+    return [];
+}
+
+function stepsOf(name: string): RecordedResource[] {
+    return created.filter((r) => r.type === "command:remote:Command" && r.name.startsWith(`${name}-`));
+}
+
+const ROLES = HOST_STEPS.map((s) => s.role).filter((r) => r !== "data-volume");
+
+describe("Host under mocks", () => {
+    beforeAll(async () => {
+        resetCreated();
+        makeHost("h1");
+        await settle();
+    });
+
+    it("runs the steps in order, each after the previous one and after its own script copy", () => {
+        expect(stepsOf("h1").map((r) => r.name)).toEqual(ROLES.map((role) => `h1-${role}`));
+        for (let i = 1; i < ROLES.length; i++) {
+            const step = byName(`h1-${ROLES[i]}`);
+            expect(step.options.dependsOn).toContain(byName(`h1-${ROLES[i - 1]}`).urn);
+            expect(step.options.dependsOn).toContain(byName(`h1-${ROLES[i]}-script`).urn);
+            expect(byName(`h1-${ROLES[i]}-script`).options.dependsOn).toEqual([byName("h1-wait").urn]);
+        }
+        expect(byName("h1-unit").options.dependsOn).toContain(byName("h1-unit-file").urn);
+    });
+
+    it("parents every step to the Host and ties it to the instance with deletedWith", () => {
+        const host = byName("h1");
+        expect(host.type).toBe("coinpilot:host:Host");
+        const vm = byName("h1-a1-vm");
+        for (const r of created.filter((r) => r.name.startsWith("h1-") && r.type.startsWith("command:remote:"))) {
+            expect(r.parent).toBe(host.urn);
+            expect(r.options.deletedWith).toBe(vm.urn);
+        }
+    });
+
+    it("keeps generated passwords out of deletedWith: a recreated VM must find the same database password", () => {
+        const passwords = created.filter((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name.startsWith("h1-"));
+        expect(passwords.map((p) => p.name).sort()).toEqual(
+            ["grafana-admin-password", "n8n-encryption-key", "n8n-password", "n8n-webhook-secret", "postgres-password", "redis-password"].map((n) => `h1-${n}`),
+        );
+        for (const p of passwords) {
+            expect(p.options.deletedWith).toBe("");
+            expect(p.inputs).toMatchObject({ length: 32, special: false });
+        }
+    });
+
+    it("puts the instance id and the content hash of the shipped script in each step's triggers", () => {
+        for (const role of ROLES) {
+            const script = HOST_STEPS.find((s) => s.role === role)!.script;
+            const recorded = byName(`h1-${role}`).inputs.triggers;
+            const triggers: unknown[] = role === "unit" || role === "health" ? unwrap(recorded) : (recorded as unknown[]);
+            expect(triggers[0]).toMatch(/^ocid1\.instance\./);
+            expect(triggers[1]).toBe(assetHash(path.join(HOST_ASSETS_DIR, script)));
+            if (role !== "wait") expect((byName(`h1-${role}-script`).inputs.triggers as unknown[])[1]).toBe(triggers[1]);
+        }
+        const unitHash = sha256(renderComposeUnit());
+        const applyTriggers = [unitHash, "https://github.com/example/coin-pilot.git", "v1.2.3"];
+        expect(unwrap(byName("h1-unit").inputs.triggers)).toEqual(expect.arrayContaining(applyTriggers));
+        expect(unwrap(byName("h1-health").inputs.triggers)).toEqual(expect.arrayContaining(applyTriggers));
+        expect((byName("h1-unit-file").inputs.triggers as unknown[])[1]).toBe(unitHash);
+        expect(byName("h1-checkout").inputs.triggers).toEqual(expect.arrayContaining(["https://github.com/example/coin-pilot.git", "v1.2.3"]));
+    });
+
+    it("ships the rendered unit as text the plan can print, and each script as a file", async () => {
+        const unitFile = byName("h1-unit-file");
+        expect(unitFile.type).toBe("command:remote:CopyToRemote");
+        expect(await (unitFile.inputs.source as pulumi.asset.StringAsset).text).toBe(renderComposeUnit());
+        expect(unitFile.inputs.remotePath).toBe(`/home/ubuntu/.coinpilot-bootstrap/${UNIT_NAME}`);
+        expect(await (byName("h1-firewall-script").inputs.source as pulumi.asset.FileAsset).path).toBe(path.join(HOST_ASSETS_DIR, "open-web-ports.sh"));
+    });
+
+    it("runs staged scripts with plain arguments; the first step reads its script from stdin", () => {
+        expect(byName("h1-wait").inputs.create).toBe("bash -s -- /home/ubuntu/.coinpilot-bootstrap");
+        expect(byName("h1-docker").inputs.create).toBe("sudo bash /home/ubuntu/.coinpilot-bootstrap/install-docker.sh ubuntu");
+        expect(byName("h1-checkout").inputs.create).toBe(
+            "sudo bash /home/ubuntu/.coinpilot-bootstrap/checkout-app.sh https://github.com/example/coin-pilot.git v1.2.3 /opt/coin-pilot ubuntu",
+        );
+        expect(byName("h1-env").inputs.create).toBe(`sudo bash /home/ubuntu/.coinpilot-bootstrap/write-env.sh ${ENV_FILE_PATH} ubuntu`);
+    });
+
+    it("passes the .env and the repo token only as secret stdin", () => {
+        const env = byName("h1-env").inputs.stdin;
+        expect(isSecretEnvelope(env)).toBe(true);
+        const text = (env as { value: string }).value;
+        for (const line of [
+            "POSTGRES_USER=coinpilot",
+            `POSTGRES_PASSWORD=${GENERATED}`,
+            "POSTGRES_DB=coinpilot",
+            `REDIS_PASSWORD=${GENERATED}`,
+            `N8N_ENCRYPTION_KEY=${GENERATED}`,
+            `N8N_WEBHOOK_SECRET=${GENERATED}`,
+            "GRAFANA_ADMIN_USER=admin",
+            `GRAFANA_ADMIN_PASSWORD=${GENERATED}`,
+            `UPBIT_ACCESS_KEY=${SECRETS.upbitAccessKey}`,
+            `UPBIT_SECRET_KEY=${SECRETS.upbitSecretKey}`,
+            `OPENAI_API_KEY=${SECRETS.openaiApiKey}`,
+        ]) {
+            expect(text.split("\n")).toContain(line);
+        }
+        const token = byName("h1-checkout").inputs.stdin;
+        expect(isSecretEnvelope(token)).toBe(true);
+        expect((token as { value: string }).value).toBe(`${SECRETS.appRepoToken}\n`);
+    });
+
+    it("leaves no secret in any plain input: create text, triggers, connection, sources", () => {
+        const everything = created.filter((r) => r.name.startsWith("h1")).flatMap((r) => plainStrings(r.inputs));
+        expect(everything.length).toBeGreaterThan(50);
+        for (const secret of [...Object.values(SECRETS), GENERATED]) {
+            expect(everything.filter((s) => s.includes(secret))).toEqual([]);
+        }
+        // The .env's hash makes the unit's and health check's triggers secret as a whole.
+        expect(unwrap(byName("h1-unit").inputs.triggers).some((t: unknown) => t === sha256((byName("h1-env").inputs.stdin as { value: string }).value))).toBe(true);
+        // The private key makes the whole connection secret.
+        expect(unwrap(byName("h1-wait").inputs.connection).privateKey).toBe(SECRETS.sshPrivateKey);
+    });
+
+    it("dials generously: the VM's sshd answers minutes after launch", () => {
+        expect(unwrap(byName("h1-wait").inputs.connection)).toMatchObject({ user: "ubuntu", host: "203.0.113.10", dialErrorLimit: 60, perDialTimeout: 30 });
+    });
+});
+
+describe("Host triggers follow asset content", () => {
+    /** Triggers of every step of a Host, keyed by role (secret envelopes compared as they are). */
+    function triggersByRole(name: string): Record<string, string> {
+        return Object.fromEntries(
+            created
+                .filter((r) => r.type.startsWith("command:remote:") && r.name.startsWith(`${name}-`))
+                .map((r) => [r.name.slice(name.length + 1), JSON.stringify(r.inputs.triggers)]),
+        );
+    }
+
+    it.each([
+        ["open-web-ports.sh", ["firewall", "firewall-script"]],
+        ["install-docker.sh", ["docker", "docker-script"]],
+        ["write-env.sh", ["env", "env-script"]],
+        ["wait-for-cloud-init.sh", ["wait"]],
+        // The health check re-runs after every re-apply of the unit, so it follows the unit's triggers.
+        ["install-unit.sh", ["unit", "unit-script"]],
+        ["health-check.sh", ["health", "health-script"]],
+        ["checkout-app.sh", ["checkout", "checkout-script"]],
+    ])("changing %s changes the triggers of %p only", async (script, expected) => {
+        resetCreated();
+        const changed = mkdtempSync(path.join(tmpdir(), "assets-"));
+        cpSync(HOST_ASSETS_DIR, changed, { recursive: true });
+        appendFileSync(path.join(changed, script), "# changed\n");
+        // One instance for both, so only the scripts differ.
+        const vm = makeVm("same-a1");
+        makeHost("base", {}, vm);
+        makeHost("edit", { assetsDir: changed }, vm);
+        await settle();
+        const base = triggersByRole("base");
+        const edit = triggersByRole("edit");
+        expect(Object.keys(edit).sort()).toEqual(Object.keys(base).sort());
+        const differing = Object.keys(base).filter((role) => base[role] !== edit[role]);
+        expect(differing.sort()).toEqual([...expected].sort());
+    });
+});
+
+describe("Host options and validation", () => {
+    it("mounts the data volume between cloud-init and Docker when an attachment is given", async () => {
+        resetCreated();
+        const attachment = new pulumi.CustomResource("test:index:VolumeAttachment", "dv-attach", {});
+        makeHost("dv", { dataVolumeAttachment: attachment });
+        await settle();
+        expect(stepsOf("dv").map((r) => r.name).slice(0, 3)).toEqual(["dv-wait", "dv-data-volume", "dv-docker"]);
+        expect(byName("dv-data-volume").options.dependsOn).toEqual(expect.arrayContaining([byName("dv-wait").urn, byName("dv-attach").urn]));
+        expect(byName("dv-docker").options.dependsOn).toContain(byName("dv-data-volume").urn);
+    });
+
+    it("sends an empty line, still secret, when the repository is public", async () => {
+        resetCreated();
+        makeHost("pub", { appRepoToken: undefined });
+        await settle();
+        expect(byName("pub-checkout").inputs.stdin).toEqual(expect.objectContaining({ value: "\n" }));
+        expect(isSecretEnvelope(byName("pub-checkout").inputs.stdin)).toBe(true);
+    });
+
+    it.each([
+        ["git@github.com:example/coin-pilot.git", /coinpilot:appRepoUrl .* must be an https:\/\/ URL/],
+        ["https://user:token@github.com/example/coin-pilot.git", /without credentials/],
+    ])("refuses appRepoUrl %s before creating any step", (url, message) => {
+        resetCreated();
+        expect(() => makeHost("bad", { appRepoUrl: url })).toThrow(message);
+        expect(created.filter((r) => r.name.startsWith("bad-") && r.type.startsWith("command:"))).toEqual([]);
+    });
+
+    it.each(["--upload-pack=x", "v1 v2", "a..b"])("refuses appRef %p", (ref) => {
+        expect(() => makeHost(`badref${ref.length}`, { appRef: ref })).toThrow(/coinpilot:appRef/);
+    });
+});
