@@ -33,10 +33,31 @@ export async function notifyDiscord(url: string | undefined, message: string, op
         return response.ok;
     } catch (error) {
         // Error texts from fetch can embed the request URL; report only the error's kind.
-        const kind = error instanceof Error ? error.name : typeof error;
+        const name = (error as { name?: unknown } | null)?.name;
+        const kind = typeof name === "string" ? name : typeof error;
         warn(`Discord notification could not be sent (${kind}); the hunt result stands.`);
         return false;
     } finally {
         clearTimeout(timer);
+    }
+}
+
+/** Holds the webhook URL in memory so that printing, logging or serialising it shows "[secret]". */
+export class SecretText {
+    readonly #value: string;
+    constructor(value: string) {
+        this.#value = value;
+    }
+    reveal(): string {
+        return this.#value;
+    }
+    toString(): string {
+        return "[secret]";
+    }
+    toJSON(): string {
+        return "[secret]";
+    }
+    [Symbol.for("nodejs.util.inspect.custom")](): string {
+        return "[secret]";
     }
 }
