@@ -4,6 +4,7 @@ import { cpSync, mkdtempSync, appendFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { RecordedResource } from "../lib/mock-cloud";
 import { A1Instance } from "../components/instance";
 import { HOST_ASSETS_DIR, HOST_STEPS, Host, HostArgs, assetHash, sha256 } from "../components/host";
@@ -224,7 +225,8 @@ describe("Host triggers follow asset content", () => {
 describe("Host options and validation", () => {
     it("mounts the data volume between cloud-init and Docker when an attachment is given", async () => {
         resetCreated();
-        const attachment = new pulumi.CustomResource("test:index:VolumeAttachment", "dv-attach", {});
+        // Any resource stands in for the volume attachment: only the ordering is under test.
+        const attachment = new random.RandomId("dv-attach", { byteLength: 4 });
         makeHost("dv", { dataVolumeAttachment: attachment });
         await settle();
         expect(stepsOf("dv").map((r) => r.name).slice(0, 3)).toEqual(["dv-wait", "dv-data-volume", "dv-docker"]);
