@@ -6,6 +6,7 @@ import * as random from "@pulumi/random";
 import { remote, types } from "@pulumi/command";
 import { ENV_FILE_PATH, buildEnvFile } from "../lib/env-file";
 import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
+import { Backups } from "./backups";
 
 export const HOST_ASSETS_DIR = path.resolve(__dirname, "..", "assets", "host");
 /** Private directory on the host that the step scripts are copied into (created by the first step). */
@@ -187,7 +188,9 @@ export class Host extends pulumi.ComponentResource {
         steps.set("wait", previous as remote.Command);
 
         if (args.dataVolumeAttachment) step("data-volume", [], { after: [args.dataVolumeAttachment] });
-        step("docker", [DEPLOY_USER]);
+        const docker = step("docker", [DEPLOY_USER]);
+        // The backups call `docker exec` into the stack's containers: install them once Docker exists.
+        new Backups(`${name}-backups`, { connection, instanceId: args.instanceId }, { parent: this, dependsOn: [docker] });
         step("firewall", []);
         const checkout = step("checkout", [args.appRepoUrl, appRef, unit.appDir, DEPLOY_USER], {
             // Always one line on stdin, empty for a public repository.

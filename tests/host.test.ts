@@ -65,8 +65,9 @@ function plainStrings(value: unknown): string[] {
     return [];
 }
 
+/** The Host's own steps (the Backups child has commands of its own). */
 function stepsOf(name: string): RecordedResource[] {
-    return created.filter((r) => r.type === "command:remote:Command" && r.name.startsWith(`${name}-`));
+    return created.filter((r) => r.type === "command:remote:Command" && r.parent === byName(name).urn);
 }
 
 const ROLES = HOST_STEPS.map((s) => s.role).filter((r) => r !== "data-volume");
@@ -93,10 +94,16 @@ describe("Host under mocks", () => {
         const host = byName("h1");
         expect(host.type).toBe("coinpilot:host:Host");
         const vm = byName("h1-a1-vm");
-        for (const r of created.filter((r) => r.name.startsWith("h1-") && r.type.startsWith("command:remote:"))) {
-            expect(r.parent).toBe(host.urn);
-            expect(r.options.deletedWith).toBe(vm.urn);
-        }
+        const own = created.filter((r) => r.parent === host.urn && r.type.startsWith("command:remote:"));
+        expect(own).toHaveLength(1 + 2 * (ROLES.length - 1) + 1); // wait, six steps with their scripts, the unit file
+        for (const r of own) expect(r.options.deletedWith).toBe(vm.urn);
+    });
+
+    it("installs the backups as a child once Docker is there", () => {
+        const backups = byName("h1-backups");
+        expect(backups.type).toBe("coinpilot:host:Backups");
+        expect(backups.parent).toBe(byName("h1").urn);
+        expect(backups.options.dependsOn).toEqual([byName("h1-docker").urn]);
     });
 
     it("keeps generated passwords out of deletedWith: a recreated VM must find the same database password", () => {
@@ -190,7 +197,7 @@ describe("Host triggers follow asset content", () => {
     function triggersByRole(name: string): Record<string, string> {
         return Object.fromEntries(
             created
-                .filter((r) => r.type.startsWith("command:remote:") && r.name.startsWith(`${name}-`))
+                .filter((r) => r.type.startsWith("command:remote:") && r.parent === byName(name).urn)
                 .map((r) => [r.name.slice(name.length + 1), JSON.stringify(r.inputs.triggers)]),
         );
     }
