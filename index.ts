@@ -2,6 +2,7 @@
 import { loadConfig } from "./config";
 import { Network } from "./components/network";
 import { A1Instance } from "./components/instance";
+import { DataStorage } from "./components/storage";
 
 const config = loadConfig();
 
@@ -21,9 +22,24 @@ const host = new A1Instance("coinpilot-a1", {
     memoryInGbs: config.memoryInGbs,
     bootVolumeSizeInGbs: config.bootVolumeSizeInGbs,
     displayName: config.instanceName,
+    assignPublicIp: !config.reservePublicIp,
 });
 
-export const publicIp = host.publicIp;
+// What must outlive the VM: the data volume (Docker's data root) and, if asked, a reserved address.
+const storage = new DataStorage("coinpilot-data", {
+    compartmentId: config.compartmentId,
+    availabilityDomain: host.availabilityDomain,
+    instanceId: host.instanceId,
+    sizeInGbs: config.dataVolumeSizeInGbs,
+    existingVolumeId: config.dataVolumeId,
+    reservePublicIp: config.reservePublicIp,
+    existingPublicIpId: config.reservedPublicIpId,
+});
+/** The address the host answers on: the reserved one when there is one. */
+const address = storage.publicIp ?? host.publicIp;
+
+export const publicIp = address;
 export const instanceId = host.instanceId;
 export const availabilityDomain = host.availabilityDomain;
-export const sshCommand = host.publicIp.apply((ip) => `ssh ubuntu@${ip}`);
+export const dataVolumeId = storage.volumeId;
+export const sshCommand = address.apply((ip) => `ssh ubuntu@${ip}`);

@@ -27,6 +27,11 @@ export interface A1InstanceArgs {
      */
     readonly availabilityDomain?: pulumi.Input<string>;
     /**
+     * Give the primary VNIC an ephemeral public IP. Defaults to true. Set false when a reserved public
+     * IP is bound instead (DataStorage): a private IP carries at most one public IP.
+     */
+    readonly assignPublicIp?: boolean;
+    /**
      * Extra resource options for the instance itself, e.g. the capacity hunt's error hooks
      * (`hooks: { onError: [...] }`) or `dependsOn`. Defaults to none.
      */
@@ -71,7 +76,7 @@ export class A1Instance extends pulumi.ComponentResource {
             },
             createVnicDetails: {
                 subnetId: args.subnetId,
-                assignPublicIp: "true",
+                assignPublicIp: args.assignPublicIp === false ? "false" : "true",
                 hostnameLabel: hostnameLabel(displayName),
                 displayName: `${displayName}-vnic`,
             },

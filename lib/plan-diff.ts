@@ -50,13 +50,15 @@ const PUBLIC_IP = "oci:Core/publicIp:PublicIp";
  * Input paths whose change the OCI provider cannot apply in place (or applies by wiping a disk).
  * Sources: the provider marks `user_data`/`ssh_authorized_keys` immutable (forces a new instance since
  * terraform-provider-oci 3.10); the availability domain is part of an instance's and a volume's
- * identity; a new `sourceDetails.sourceId` is applied as a boot volume replacement.
+ * identity; the provider marks neither the primary VNIC's subnet nor a public IP's lifetime updatable;
+ * a new `sourceDetails.sourceId` is applied as a boot volume replacement.
  */
 const DESTRUCTIVE_INPUTS: Readonly<Record<string, readonly { path: string; effect: string }[]>> = {
     [INSTANCE]: [
         { path: "inputs.availabilityDomain", effect: "REPLACES the instance (new VM, new boot volume, new private IP)" },
         { path: "inputs.metadata.ssh_authorized_keys", effect: "REPLACES the instance (ssh_authorized_keys is immutable)" },
         { path: "inputs.metadata.user_data", effect: "REPLACES the instance (user_data is immutable)" },
+        { path: "inputs.createVnicDetails.subnetId", effect: "REPLACES the instance (the primary VNIC cannot change subnet)" },
         { path: "inputs.sourceDetails.sourceId", effect: "REPLACES the boot volume: everything on the OS disk is wiped" },
     ],
     [VOLUME]: [{ path: "inputs.availabilityDomain", effect: "REPLACES the data volume: the data on it is lost" }],

@@ -18,6 +18,7 @@ const vm = {
         shapeConfig: { ocpus: 2, memoryInGbs: 12 },
         sourceDetails: { sourceType: "image", sourceId: "ocid1.image.oc1..old" },
         metadata: { ssh_authorized_keys: "ssh-ed25519 AAAAold op@wsl" },
+        createVnicDetails: { subnetId: "ocid1.subnet.oc1..old", assignPublicIp: "true" },
         displayName: "coinpilot-ins",
     },
 };
@@ -46,6 +47,12 @@ describe("diffPlans", () => {
         expect(text).not.toContain("DESTRUCTIVE");
     });
 
+    it("treats switching to a reserved IP (assignPublicIp false) as an in-place update", () => {
+        const diff = diffPlans(base, edited((p) => (p.resources[0].inputs.createVnicDetails.assignPublicIp = "false")));
+        expect(diff.resources[0].fields).toEqual([{ path: "inputs.createVnicDetails.assignPublicIp", before: "true", after: "false" }]);
+        expect(diff.destructive).toEqual([]);
+    });
+
     it("lists a harmless field change without a banner", () => {
         const diff = diffPlans(base, edited((p) => (p.resources[0].inputs.displayName = "coinpilot-2")));
         expect(diff.resources).toEqual([
@@ -59,6 +66,7 @@ describe("diffPlans", () => {
         ["the SSH key", (p: any) => (p.resources[0].inputs.metadata.ssh_authorized_keys = "ssh-ed25519 AAAAnew op@wsl"), "metadata.ssh_authorized_keys changed: REPLACES the instance"],
         ["user_data added", (p: any) => (p.resources[0].inputs.metadata.user_data = "I2Nsb3VkLWNvbmZpZw=="), "metadata.user_data changed: REPLACES the instance"],
         ["the availability domain", (p: any) => (p.resources[0].inputs.availabilityDomain = "Uocm:AP-CHUNCHEON-1-AD-2"), "availabilityDomain changed: REPLACES the instance"],
+        ["the subnet", (p: any) => (p.resources[0].inputs.createVnicDetails.subnetId = "ocid1.subnet.oc1..other"), "createVnicDetails.subnetId changed: REPLACES the instance"],
         ["the image", (p: any) => (p.resources[0].inputs.sourceDetails.sourceId = "ocid1.image.oc1..new"), "sourceDetails.sourceId changed: REPLACES the boot volume"],
         ["the volume's AD", (p: any) => (p.resources[1].inputs.availabilityDomain = "Uocm:AP-CHUNCHEON-1-AD-3"), "availabilityDomain changed: REPLACES the data volume"],
         ["the instance removed", (p: any) => p.resources.splice(0, 1), "removed from the program: DESTROYS the instance"],

@@ -1,6 +1,11 @@
 import { EXAMPLE_CONFIG, byName, byType, created, invokes, parentOf, resolve, settle, useConfig } from "./mocks";
 import { DATA_DEVICE_PATH, DataStorage, checkStorageArgs } from "../components/storage";
 import { ConfigError, validateConfig } from "../config";
+import { spawnSync } from "child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { parse, stringify } from "yaml";
 
 const BASE = {
     compartmentId: "ocid1.compartment.oc1..aaaaaaaaexamplecompartmentexampleexample",
@@ -155,5 +160,50 @@ describe("storage config keys", () => {
             expect.stringMatching(/^coinpilot:reservePublicIp: "yes" is not true or false/),
             expect.stringMatching(/^coinpilot:reservedPublicIpId: "203.0.113.10" is not an OCID/),
         ]);
+    });
+});
+
+// The whole program through `npm run plan -- --json`, as a reviewer sees it.
+describe("the program's storage in the offline plan", () => {
+    const ROOT = path.resolve(__dirname, "..");
+    const dir = mkdtempSync(path.join(tmpdir(), "storage-plan-"));
+    type Planned = { type: string; name: string; inputs: Record<string, any>; options?: Record<string, unknown> };
+
+    function plan(config: Record<string, string>): { resources: Planned[]; outputs: Record<string, unknown> } {
+        const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+        Object.assign(doc.config, config);
+        const file = path.join(dir, `Pulumi.prod-${Object.keys(config).join("-") || "base"}.yaml`);
+        writeFileSync(file, stringify(doc));
+        const result = spawnSync("npm", ["run", "-s", "plan", "--", "--config-file", file, "--json"], { cwd: ROOT, encoding: "utf8" });
+        if (result.status !== 0) throw new Error(`plan failed: ${result.stderr}`);
+        return JSON.parse(result.stdout);
+    }
+    const find = (resources: Planned[], type: string) => resources.filter((r) => r.type === type);
+
+    it("shows the protected data volume attached to the VM, and no reserved IP by default", () => {
+        const { resources, outputs } = plan({});
+        const [volume] = find(resources, VOLUME);
+        expect(volume.options).toEqual({ protect: true, retainOnDelete: true });
+        const [attachment] = find(resources, ATTACHMENT);
+        expect(attachment.inputs).toMatchObject({ attachmentType: "paravirtualized", device: DATA_DEVICE_PATH });
+        expect(attachment.inputs.volumeId).toBe(outputs.dataVolumeId);
+        expect(find(resources, PUBLIC_IP)).toEqual([]);
+        expect(find(resources, "oci:Core/instance:Instance")[0].inputs.createVnicDetails.assignPublicIp).toBe("true");
+    });
+
+    it("with reservePublicIp: a RESERVED, protected IP, and the VM without an ephemeral one", () => {
+        const { resources, outputs } = plan({ "coinpilot:reservePublicIp": "true" });
+        const [ip] = find(resources, PUBLIC_IP);
+        expect(ip.inputs.lifetime).toBe("RESERVED");
+        expect(ip.options).toEqual({ protect: true, retainOnDelete: true });
+        expect(find(resources, "oci:Core/instance:Instance")[0].inputs.createVnicDetails.assignPublicIp).toBe("false");
+        expect(outputs.sshCommand).toBe("ssh ubuntu@203.0.113.10");
+    });
+
+    it("recreating into an empty stack with dataVolumeId attaches that volume and creates none", () => {
+        const { resources, outputs } = plan({ "coinpilot:dataVolumeId": EXISTING_VOLUME });
+        expect(find(resources, VOLUME)).toEqual([]);
+        expect(find(resources, ATTACHMENT)[0].inputs.volumeId).toBe(EXISTING_VOLUME);
+        expect(outputs.dataVolumeId).toBe(EXISTING_VOLUME);
     });
 });
