@@ -2,6 +2,8 @@
 // so every bad input is reported together, naming its key, before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
 import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, parseBoolean, parseNumber } from "./lib/validate";
+import { DEFAULT_LAUNCH_DEADLINE_MINUTES, DEFAULT_LAUNCH_RETRY, LaunchRetrySettings } from "./lib/launch/policy";
+import { isDiscordWebhookUrl, SecretText } from "./lib/launch/notify";
 
 export const CONFIG_NAMESPACE = "coinpilot";
 
@@ -24,6 +26,11 @@ export const DEFAULTS = {
     allowPaidShape: false,
     dataVolumeSizeInGbs: 50,
     reservePublicIp: false,
+    launchDeadlineMinutes: DEFAULT_LAUNCH_DEADLINE_MINUTES,
+    launchCapacityIntervalSeconds: DEFAULT_LAUNCH_RETRY.capacityIntervalSeconds,
+    launchThrottleBaseSeconds: DEFAULT_LAUNCH_RETRY.throttleBaseSeconds,
+    launchThrottleMaxSeconds: DEFAULT_LAUNCH_RETRY.throttleMaxSeconds,
+    launchUnknownRetries: DEFAULT_LAUNCH_RETRY.unknownRetries,
 } as const;
 
 export interface StackConfig {
@@ -45,6 +52,14 @@ export interface StackConfig {
     readonly reservePublicIp: boolean;
     /** An existing reserved public IP to adopt (implies reservePublicIp). */
     readonly reservedPublicIpId?: string;
+    /** Budget of one `pulumi up`'s capacity hunt, from its first failed launch. */
+    readonly launchDeadlineMinutes: number;
+    readonly launchCapacityIntervalSeconds: number;
+    readonly launchThrottleBaseSeconds: number;
+    readonly launchThrottleMaxSeconds: number;
+    readonly launchUnknownRetries: number;
+    /** Discord webhook for hunt results; prints as [secret], never exported. */
+    readonly discordWebhookUrl?: SecretText;
 }
 
 /** Raw config text by key (without the namespace), as `pulumi config` stores it. */
@@ -175,6 +190,21 @@ export function validateConfig(raw: RawConfig): StackConfig {
     if (cidrProblems.vcn) r.problem("vcnCidr", cidrProblems.vcn);
     if (cidrProblems.subnet) r.problem("subnetCidr", cidrProblems.subnet);
 
+    const launchDeadlineMinutes = r.number("launchDeadlineMinutes", DEFAULTS.launchDeadlineMinutes, { min: 5, max: 1440, integer: true });
+    const launchCapacityIntervalSeconds = r.number("launchCapacityIntervalSeconds", DEFAULTS.launchCapacityIntervalSeconds, { min: 5, max: 3600, integer: true });
+    const launchThrottleBaseSeconds = r.number("launchThrottleBaseSeconds", DEFAULTS.launchThrottleBaseSeconds, { min: 1, max: 3600, integer: true });
+    const launchThrottleMaxSeconds = r.number("launchThrottleMaxSeconds", DEFAULTS.launchThrottleMaxSeconds, { min: 1, max: 86400, integer: true });
+    const launchUnknownRetries = r.number("launchUnknownRetries", DEFAULTS.launchUnknownRetries, { min: 0, max: 1000, integer: true });
+    if (launchThrottleMaxSeconds < launchThrottleBaseSeconds) {
+        r.problem("launchThrottleMaxSeconds", `${launchThrottleMaxSeconds} must be at least coinpilot:launchThrottleBaseSeconds (${launchThrottleBaseSeconds})`);
+    }
+    // The URL itself never goes into a message: it is a credential. (Pulumi.yaml marks the key
+    // `secret: true`, so the CLI refuses a value stored in clear.)
+    const discordWebhookUrl = r.string("discordWebhookUrl", "");
+    if (discordWebhookUrl && !isDiscordWebhookUrl(discordWebhookUrl)) {
+        r.problem("discordWebhookUrl", "is not a Discord webhook URL (https://discord.com/api/webhooks/<id>/<token>); copy it from the channel's Integrations > Webhooks");
+    }
+
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return {
         compartmentId: compartmentId.trim(),
@@ -192,6 +222,22 @@ export function validateConfig(raw: RawConfig): StackConfig {
         ...(dataVolumeId ? { dataVolumeId } : {}),
         reservePublicIp: reservePublicIp || reservedPublicIpId !== "",
         ...(reservedPublicIpId ? { reservedPublicIpId } : {}),
+        launchDeadlineMinutes,
+        launchCapacityIntervalSeconds,
+        launchThrottleBaseSeconds,
+        launchThrottleMaxSeconds,
+        launchUnknownRetries,
+        ...(discordWebhookUrl ? { discordWebhookUrl: new SecretText(discordWebhookUrl.trim()) } : {}),
+    };
+}
+
+/** The capacity hunt's tunables from validated config. */
+export function launchRetrySettings(config: StackConfig): LaunchRetrySettings {
+    return {
+        capacityIntervalSeconds: config.launchCapacityIntervalSeconds,
+        throttleBaseSeconds: config.launchThrottleBaseSeconds,
+        throttleMaxSeconds: config.launchThrottleMaxSeconds,
+        unknownRetries: config.launchUnknownRetries,
     };
 }
 
@@ -212,6 +258,12 @@ export const CONFIG_KEYS = [
     "dataVolumeId",
     "reservePublicIp",
     "reservedPublicIpId",
+    "launchDeadlineMinutes",
+    "launchCapacityIntervalSeconds",
+    "launchThrottleBaseSeconds",
+    "launchThrottleMaxSeconds",
+    "launchUnknownRetries",
+    "discordWebhookUrl",
 ] as const;
 
 /** Reads the stack's config once and validates it. */

@@ -1,5 +1,5 @@
 import { classifyLaunchError } from "../lib/launch/classify";
-import { createHuntPolicy, DEFAULT_LAUNCH_RETRY, fullJitterMs, parseLaunchRetry, FailedAttempt } from "../lib/launch/policy";
+import { createHuntPolicy, DEFAULT_LAUNCH_RETRY, fullJitterMs, FailedAttempt } from "../lib/launch/policy";
 import { seededRandom } from "../lib/launch/simulator";
 
 const CAPACITY = classifyLaunchError("500-InternalError, Out of host capacity.");
@@ -83,17 +83,5 @@ describe("hunt policy", () => {
         expect(policy.afterFailure(failed({ elapsedMs: 60 * 60_000 - (DEFAULT_LAUNCH_RETRY.capacityIntervalSeconds * 1000) / 2 }))).toMatchObject({ action: "stop", reason: "deadline" });
         expect(policy.afterFailure(failed({ attempt: 99 }))).toMatchObject({ action: "stop", reason: "attempt-cap" });
         expect(policy.afterFailure(failed({ attempt: 98, elapsedMs: 0 })).action).toBe("retry");
-    });
-
-    test("coinpilot:launchRetry overrides are merged and checked by key", () => {
-        expect(parseLaunchRetry(undefined)).toEqual({ settings: DEFAULT_LAUNCH_RETRY, problems: [] });
-        expect(parseLaunchRetry({ capacityIntervalSeconds: 90 }).settings.capacityIntervalSeconds).toBe(90);
-        const bad = parseLaunchRetry({ capacityIntervalSeconds: 1, pollSeconds: 3, throttleBaseSeconds: 600, throttleMaxSeconds: 300 });
-        expect(bad.problems).toEqual([
-            "coinpilot:launchRetry.capacityIntervalSeconds must be a number from 5 to 3600, got 1",
-            expect.stringMatching(/^coinpilot:launchRetry\.pollSeconds is not a known setting/),
-            "coinpilot:launchRetry.throttleMaxSeconds must be at least throttleBaseSeconds",
-        ]);
-        expect(parseLaunchRetry("fast").problems[0]).toMatch(/must be an object/);
     });
 });

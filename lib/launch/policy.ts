@@ -3,7 +3,7 @@
 // these; time and randomness come from the caller so tests and simulations are deterministic.
 import { Classification } from "./classify";
 
-/** User-tunable knobs (stack config `coinpilot:launchRetry`). */
+/** User-tunable knobs (stack config `coinpilot:launch*`, see Pulumi.yaml). */
 export interface LaunchRetrySettings {
     /** Pause between two capacity probes, whichever AD they hit. Defaults to 30 s. */
     readonly capacityIntervalSeconds: number;
@@ -27,7 +27,11 @@ export const DEFAULT_LAUNCH_RETRY: LaunchRetrySettings = {
     unknownRetries: 5,
 };
 
-/** Default overall budget of one hunt (`coinpilot:launchDeadlineMinutes`). */
+/**
+ * Default overall budget of one hunt (`coinpilot:launchDeadlineMinutes`). The engine's cap of
+ * 99 retries per `pulumi up` ends a calm hunt after ~50 min at 30 s; the deadline is what
+ * bounds a run slowed by 429 backoffs.
+ */
 export const DEFAULT_LAUNCH_DEADLINE_MINUTES = 120;
 
 /** Spread of capacity probes around the interval so parallel hunters never fall into step. */
@@ -127,7 +131,7 @@ export function createHuntPolicy(options: HuntPolicyOptions): LaunchPolicy {
                 if (unknownStreak > settings.unknownRetries) {
                     return stop(
                         "unknown-errors",
-                        `${unknownStreak} unexpected launch errors in a row, last: ${c.summary}. Check OCI status and the message, then run \`pulumi up\` again (coinpilot:launchRetry.unknownRetries allows more).`,
+                        `${unknownStreak} unexpected launch errors in a row, last: ${c.summary}. Check OCI status and the message, then run \`pulumi up\` again (coinpilot:launchUnknownRetries allows more).`,
                     );
                 }
                 delayMs = fullJitterMs(settings.capacityIntervalSeconds * 1000, settings.throttleMaxSeconds * 1000, unknownStreak, random);
@@ -153,36 +157,4 @@ export function createHuntPolicy(options: HuntPolicyOptions): LaunchPolicy {
             return { action: "retry", delayMs, adIndex };
         },
     };
-}
-
-/** Reads and checks `coinpilot:launchRetry`; returns the merged settings or the problems found. */
-export function parseLaunchRetry(raw: unknown): { settings: LaunchRetrySettings; problems: string[] } {
-    const problems: string[] = [];
-    if (raw === undefined || raw === null) return { settings: DEFAULT_LAUNCH_RETRY, problems };
-    if (typeof raw !== "object" || Array.isArray(raw)) {
-        return { settings: DEFAULT_LAUNCH_RETRY, problems: ["coinpilot:launchRetry must be an object, e.g. {capacityIntervalSeconds: 40}"] };
-    }
-    const merged: Record<string, number> = { ...DEFAULT_LAUNCH_RETRY };
-    const limits: Record<keyof LaunchRetrySettings, [number, number]> = {
-        capacityIntervalSeconds: [5, 3600],
-        throttleBaseSeconds: [1, 3600],
-        throttleMaxSeconds: [1, 86400],
-        unknownRetries: [0, 1000],
-    };
-    for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
-        if (!Object.hasOwn(limits, key)) {
-            problems.push(`coinpilot:launchRetry.${key} is not a known setting; use one of ${Object.keys(limits).join(", ")}`);
-            continue;
-        }
-        const [min, max] = limits[key as keyof LaunchRetrySettings];
-        if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
-            problems.push(`coinpilot:launchRetry.${key} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`);
-            continue;
-        }
-        merged[key] = value;
-    }
-    if (merged.throttleMaxSeconds < merged.throttleBaseSeconds) {
-        problems.push("coinpilot:launchRetry.throttleMaxSeconds must be at least throttleBaseSeconds");
-    }
-    return { settings: merged as unknown as LaunchRetrySettings, problems };
 }
