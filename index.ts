@@ -1,5 +1,5 @@
 // CoinPilot's production host on OCI: wires the components and exports what an operator needs.
-import { loadConfig } from "./config";
+import { launchRetrySettings, loadConfig } from "./config";
 import { Network } from "./components/network";
 import { A1Instance } from "./components/instance";
 import { DataStorage } from "./components/storage";
@@ -23,6 +23,11 @@ const host = new A1Instance("coinpilot-a1", {
     bootVolumeSizeInGbs: config.bootVolumeSizeInGbs,
     displayName: config.instanceName,
     assignPublicIp: !config.reservePublicIp,
+    capacityHunt: {
+        settings: launchRetrySettings(config),
+        deadlineMinutes: config.launchDeadlineMinutes,
+        discordWebhookUrl: config.discordWebhookUrl,
+    },
 });
 
 // What must outlive the VM: the data volume (Docker's data root) and, if asked, a reserved address.

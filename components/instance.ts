@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as oci from "@pulumi/oci";
 import { DEFAULTS } from "../config";
+import { CapacityHuntArgs, createInstanceCapacityHunt } from "../lib/launch/engine-hook";
 
 export const A1_SHAPE = "VM.Standard.A1.Flex";
 
@@ -36,6 +37,11 @@ export interface A1InstanceArgs {
      * (`hooks: { onError: [...] }`) or `dependsOn`. Defaults to none.
      */
     readonly instanceOptions?: pulumi.CustomResourceOptions;
+    /**
+     * Keep retrying the launch through "Out of host capacity" and 429s with an error hook on the
+     * instance (README "Capacity hunt"). Defaults to none: a failed launch fails the update.
+     */
+    readonly capacityHunt?: CapacityHuntArgs;
 }
 
 /** The CoinPilot host: one Ampere A1.Flex VM with a public IP, launched from a pinned image. */
@@ -59,6 +65,7 @@ export class A1Instance extends pulumi.ComponentResource {
                     return first;
                 });
 
+        const hunt = args.capacityHunt ? createInstanceCapacityHunt(`${name}-capacity-hunt`, args.capacityHunt) : undefined;
         this.instance = new oci.core.Instance(`${name}-vm`, {
             compartmentId: args.compartmentId,
             availabilityDomain,
@@ -86,7 +93,8 @@ export class A1Instance extends pulumi.ComponentResource {
             // A kept boot volume would eat the 200 GB free allowance and make the next launch fail with
             // LimitExceeded; data that must survive lives on the separate data volume instead.
             preserveBootVolume: false,
-        }, { ...args.instanceOptions, parent: this });
+        }, { ...args.instanceOptions, hooks: withCapacityHunt(args.instanceOptions?.hooks, hunt?.hook), parent: this });
+        hunt?.watch(this.instance.id);
 
         this.instanceId = this.instance.id;
         this.publicIp = this.instance.publicIp;
@@ -99,6 +107,10 @@ export class A1Instance extends pulumi.ComponentResource {
             availabilityDomain: this.availabilityDomain,
         });
     }
+}
+
+function withCapacityHunt(hooks: pulumi.ResourceHookBinding | undefined, hunt: pulumi.ErrorHook | undefined): pulumi.ResourceHookBinding | undefined {
+    return hunt ? { ...hooks, onError: [...(hooks?.onError ?? []), hunt] } : hooks;
 }
 
 /** OCI hostname labels: lowercase letters, digits and hyphens, starting with a letter, at most 63. */

@@ -5,7 +5,8 @@
 // policy (classification, waits, deadline) decides, and the wait happens inside the hook.
 import * as pulumi from "@pulumi/pulumi";
 import { runHunt, HuntStopped, AttemptEvent } from "./hunt";
-import { LaunchPolicy } from "./policy";
+import { createHuntPolicy, LaunchPolicy, LaunchRetrySettings } from "./policy";
+import { notifyDiscord, SecretText } from "./notify";
 
 /**
  * The engine gives up on an operation after this many failures and then stops calling the
@@ -112,4 +113,23 @@ export function createCapacityHuntHook(name: string, options: ErrorHookHuntOptio
     const hunt = new ErrorHookHunt(options);
     const hook = new pulumi.ErrorHook(name, (args) => hunt.onError(args));
     return { hook, watch: (id) => void id.apply(() => hunt.created()) };
+}
+
+/** What A1Instance needs to hunt capacity for its launch (from stack config). */
+export interface CapacityHuntArgs {
+    readonly settings: LaunchRetrySettings;
+    readonly deadlineMinutes: number;
+    readonly discordWebhookUrl?: SecretText;
+}
+
+/** The production wiring: real time, progress via pulumi.log, results to Discord if configured. */
+export function createInstanceCapacityHunt(name: string, args: CapacityHuntArgs): ReturnType<typeof createCapacityHuntHook> {
+    return createCapacityHuntHook(name, {
+        createPolicy: () =>
+            createHuntPolicy({ settings: args.settings, deadlineMs: args.deadlineMinutes * 60_000, maxAttempts: ATTEMPTS_PER_UP, random: Math.random }),
+        now: Date.now,
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+        log: (line) => void pulumi.log.info(line),
+        notify: async (message) => void (await notifyDiscord(args.discordWebhookUrl?.reveal(), message, { warn: (line) => void pulumi.log.warn(line) })),
+    });
 }
