@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, parseBoolean, parseNumber } from "./lib/validate";
 import { DEFAULT_LAUNCH_DEADLINE_MINUTES, DEFAULT_LAUNCH_RETRY, LaunchRetrySettings } from "./lib/launch/policy";
 import { isDiscordWebhookUrl, SecretText } from "./lib/launch/notify";
+import { envLine } from "./lib/env-file";
 
 export const CONFIG_NAMESPACE = "coinpilot";
 
@@ -241,6 +242,94 @@ export function launchRetrySettings(config: StackConfig): LaunchRetrySettings {
     };
 }
 
+// ---- Host bootstrap (components/host.ts) -------------------------------------------------------
+
+/** Keys of the host bootstrap; the secret ones are declared `secret: true` in Pulumi.yaml, so Pulumi refuses them in clear. */
+export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey"] as const;
+export const HOST_DEFAULTS = { appRef: "main" } as const;
+/** What lib/plan.ts substitutes for a `secure:` value it cannot decrypt offline. */
+export const OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-for-secure-value";
+
+export interface HostConfig {
+    readonly appRepoUrl: string;
+    readonly appRef: string;
+    readonly appRepoToken?: SecretText;
+    readonly sshPrivateKey: SecretText;
+    readonly upbitAccessKey: SecretText;
+    readonly upbitSecretKey: SecretText;
+    readonly openaiApiKey?: SecretText;
+}
+
+const PRIVATE_KEY_BLOCK = /^-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n[A-Za-z0-9+\/=\s:,-]+\r?\n-----END \1?PRIVATE KEY-----\s*$/;
+
+export function checkSshPrivateKey(text: string): string | undefined {
+    const fix = "store the private key file's content: pulumi config set --secret coinpilot:sshPrivateKey < ~/.ssh/id_ed25519";
+    const value = text.trim();
+    if (value === OFFLINE_SECRET_PLACEHOLDER) return undefined;
+    if (/^(ssh-|ecdsa-)/.test(value)) return `is a public key; ${fix}`;
+    if (!PRIVATE_KEY_BLOCK.test(value)) return `is not a PEM or OpenSSH private key block (-----BEGIN … PRIVATE KEY-----); ${fix}`;
+    return undefined;
+}
+
+export function checkAppRepoUrl(text: string): string | undefined {
+    if (!/^https:\/\/[^\s'"@]+$/.test(text.trim())) {
+        return `"${text}" must be an https:// URL without credentials, e.g. https://github.com/<owner>/coin-pilot.git (a private repository's token goes in coinpilot:appRepoToken)`;
+    }
+    return undefined;
+}
+
+export function checkAppRef(text: string): string | undefined {
+    const ref = text.trim();
+    if (!/^[A-Za-z0-9._\/-]+$/.test(ref) || ref.startsWith("-") || ref.includes("..")) return `"${text}" must be a tag, branch or commit (letters, digits, '.', '_', '-', '/')`;
+    return undefined;
+}
+
+/** Validates the host bootstrap's keys; throws ConfigError listing every problem at once. */
+export function validateHostConfig(raw: RawConfig): HostConfig {
+    const r = new ConfigReader(raw);
+    const appRepoUrl = r.require("appRepoUrl", "set the HTTPS URL of the CoinPilot repository: pulumi config set coinpilot:appRepoUrl https://github.com/<owner>/coin-pilot.git");
+    r.check("appRepoUrl", appRepoUrl, checkAppRepoUrl);
+    const appRef = r.string("appRef", HOST_DEFAULTS.appRef);
+    r.check("appRef", appRef, checkAppRef);
+    const sshPrivateKey = r.require("sshPrivateKey", "set the private key matching coinpilot:sshPublicKey: pulumi config set --secret coinpilot:sshPrivateKey < ~/.ssh/id_ed25519");
+    r.check("sshPrivateKey", sshPrivateKey, checkSshPrivateKey);
+    const secret = (key: "upbitAccessKey" | "upbitSecretKey" | "openaiApiKey" | "appRepoToken", required: string | undefined) => {
+        const value = required ? r.require(key, required) : r.string(key, "");
+        // The value goes into the .env: refuse what it cannot hold, naming the key and never the value.
+        r.check(key, value.trim(), (v) => {
+            try {
+                envLine("VALUE", v);
+                return undefined;
+            } catch {
+                return "contains a line break, a quote (') or a backslash, which the .env cannot hold";
+            }
+        });
+        return value.trim() ? new SecretText(value.trim()) : undefined;
+    };
+    const upbitAccessKey = secret("upbitAccessKey", "set the Upbit API access key: pulumi config set --secret coinpilot:upbitAccessKey <key>");
+    const upbitSecretKey = secret("upbitSecretKey", "set the Upbit API secret key: pulumi config set --secret coinpilot:upbitSecretKey <key>");
+    const openaiApiKey = secret("openaiApiKey", undefined);
+    const appRepoToken = secret("appRepoToken", undefined);
+    if (r.problems.length > 0) throw new ConfigError(r.problems);
+    return {
+        appRepoUrl: appRepoUrl.trim(),
+        appRef: appRef.trim(),
+        sshPrivateKey: new SecretText(sshPrivateKey.trim() + "\n"),
+        upbitAccessKey: upbitAccessKey!,
+        upbitSecretKey: upbitSecretKey!,
+        ...(openaiApiKey ? { openaiApiKey } : {}),
+        ...(appRepoToken ? { appRepoToken } : {}),
+    };
+}
+
+/** Reads and validates the host bootstrap's keys. */
+export function loadHostConfig(): HostConfig {
+    const config = new pulumi.Config(CONFIG_NAMESPACE);
+    const raw: Record<string, string | undefined> = {};
+    for (const key of HOST_CONFIG_KEYS) raw[key] = config.get(key);
+    return validateHostConfig(raw);
+}
+
 /** Every key this program reads; Pulumi.yaml documents each (a test keeps the two lists equal). */
 export const CONFIG_KEYS = [
     "compartmentId",
@@ -264,6 +353,7 @@ export const CONFIG_KEYS = [
     "launchThrottleMaxSeconds",
     "launchUnknownRetries",
     "discordWebhookUrl",
+    ...HOST_CONFIG_KEYS,
 ] as const;
 
 /** Reads the stack's config once and validates it. */
