@@ -7,7 +7,7 @@ import { BENCH_SCENARIOS } from "../lib/launch/scenarios";
 import { PolicyFactory, SimulationResult, simulateDirect, simulateErrorHook } from "../lib/launch/simulate";
 import { ScenarioParams } from "../lib/launch/simulator";
 
-const SEEDS = Number(process.env.BENCH_SEEDS ?? 200);
+const SEEDS = Number(process.env.BENCH_SEEDS ?? 100);
 
 interface Contender {
     readonly name: string;
