@@ -1,0 +1,67 @@
+// The host bootstrap's config keys: required ones named in the error, secrets never echoed.
+import { generateKeyPairSync } from "crypto";
+import { ConfigError, HOST_DEFAULTS, OFFLINE_SECRET_PLACEHOLDER, RawConfig, validateHostConfig } from "../config";
+
+// A throwaway key made at test time; no private key lives in the repo.
+const PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+const RSA_KEY = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+const GOOD: RawConfig = {
+    appRepoUrl: "https://github.com/example/coin-pilot.git",
+    sshPrivateKey: PRIVATE_KEY,
+    upbitAccessKey: "access-EXAMPLE",
+    upbitSecretKey: "secret-EXAMPLE",
+};
+
+function problems(raw: RawConfig): string[] {
+    try {
+        validateHostConfig(raw);
+        return [];
+    } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return [...(err as ConfigError).problems];
+    }
+}
+
+describe("validateHostConfig", () => {
+    it("accepts the required keys, defaults appRef and keeps secrets wrapped", () => {
+        const config = validateHostConfig(GOOD);
+        expect(config.appRef).toBe(HOST_DEFAULTS.appRef);
+        expect(config.sshPrivateKey.reveal()).toBe(PRIVATE_KEY.trim() + "\n");
+        expect(JSON.stringify(config)).not.toContain("access-EXAMPLE");
+        expect(config.openaiApiKey).toBeUndefined();
+        expect(config.appRepoToken).toBeUndefined();
+    });
+
+    it("accepts PKCS#1 RSA keys (OCI console downloads) and the offline plan's placeholder", () => {
+        expect(problems({ ...GOOD, sshPrivateKey: RSA_KEY })).toEqual([]);
+        expect(problems({ ...GOOD, sshPrivateKey: OFFLINE_SECRET_PLACEHOLDER })).toEqual([]);
+    });
+
+    it("names every missing required key at once", () => {
+        expect(problems({})).toEqual([
+            expect.stringMatching(/^coinpilot:appRepoUrl: is required; set the HTTPS URL/),
+            expect.stringMatching(/^coinpilot:sshPrivateKey: is required; .*--secret coinpilot:sshPrivateKey < ~\/\.ssh\/id_ed25519/),
+            expect.stringMatching(/^coinpilot:upbitAccessKey: is required/),
+            expect.stringMatching(/^coinpilot:upbitSecretKey: is required/),
+        ]);
+    });
+
+    it.each([
+        [{ sshPrivateKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI user@host" }, /coinpilot:sshPrivateKey: is a public key/],
+        [{ sshPrivateKey: "~/.ssh/id_ed25519" }, /coinpilot:sshPrivateKey: is not a PEM or OpenSSH private key block/],
+        [{ appRepoUrl: "git@github.com:example/coin-pilot.git" }, /coinpilot:appRepoUrl: .* must be an https:\/\/ URL/],
+        [{ appRepoUrl: "https://me:ghp_x@github.com/example/coin-pilot.git" }, /without credentials/],
+        [{ appRef: "--upload-pack=evil" }, /coinpilot:appRef: .* must be a tag, branch or commit/],
+        [{ upbitSecretKey: "abc\ndef" }, /coinpilot:upbitSecretKey: contains a line break/],
+        [{ openaiApiKey: "sk-'quoted'" }, /coinpilot:openaiApiKey: contains .* quote/],
+    ])("refuses %p", (override, message) => {
+        const found = problems({ ...GOOD, ...override });
+        expect(found).toHaveLength(1);
+        expect(found[0]).toMatch(message);
+    });
+
+    it("never repeats a secret value in its messages", () => {
+        const found = problems({ ...GOOD, upbitSecretKey: "TOPSECRET\nVALUE" });
+        expect(found.join("\n")).not.toContain("TOPSECRET");
+    });
+});
