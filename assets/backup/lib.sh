@@ -20,6 +20,9 @@ KEEP_DAILY=${KEEP_DAILY:-7}
 KEEP_WEEKLY=${KEEP_WEEKLY:-4}
 BACKUP_KINDS=${BACKUP_KINDS:-postgres redis n8n}
 
+# A failure inside $(...) stops the script too, not only the command substitution.
+shopt -s inherit_errexit
+
 # Backups hold credentials and trading data: nothing we create is readable by other users.
 umask 077
 

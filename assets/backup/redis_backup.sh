@@ -38,29 +38,34 @@ persistence_field() {
     redis INFO persistence | tr -d '\r' | sed -n "s/^$1://p"
 }
 
-wait_for_no_save() {
-    local deadline=$((SECONDS + REDIS_SAVE_TIMEOUT))
-    while [[ $(persistence_field rdb_bgsave_in_progress) != 0 ]]; do
-        ((SECONDS < deadline)) || die "a background save still runs after ${REDIS_SAVE_TIMEOUT}s"
+# wait_for_save AFTER: waits until no background save runs and LASTSAVE is past AFTER. Replies are
+# assigned before they are tested, so a redis error stops the script instead of looking like "0".
+wait_for_save() {
+    local after=$1 deadline=$((SECONDS + REDIS_SAVE_TIMEOUT)) running saved
+    while true; do
+        running=$(persistence_field rdb_bgsave_in_progress)
+        saved=$(redis LASTSAVE)
+        [[ $running == 0 ]] && ((saved > after)) && return 0
+        ((SECONDS < deadline)) || die "no finished background save after ${REDIS_SAVE_TIMEOUT}s (in progress: $running, LASTSAVE: $saved)"
         sleep 0.2
     done
 }
 
 keys=$(redis DBSIZE)
-wait_for_no_save
+wait_for_save 0
 before=$(redis LASTSAVE)
 # LASTSAVE has one-second resolution: start our save in a later second than the previous one so
 # that its completion is visible as a change.
-while [[ $(redis TIME | head -n 1) -le $before ]]; do
+while true; do
+    now=$(redis TIME)
+    now=${now%%$'\n'*}
+    ((now > before)) && break
     sleep 0.1
 done
 redis BGSAVE >/dev/null
-deadline=$((SECONDS + REDIS_SAVE_TIMEOUT))
-while [[ $(redis LASTSAVE) -le $before || $(persistence_field rdb_bgsave_in_progress) != 0 ]]; do
-    ((SECONDS < deadline)) || die "BGSAVE did not finish within ${REDIS_SAVE_TIMEOUT}s"
-    sleep 0.2
-done
-[[ $(persistence_field rdb_last_bgsave_status) == ok ]] || die "BGSAVE failed: rdb_last_bgsave_status is not ok (see the redis log)"
+wait_for_save "$before"
+status=$(persistence_field rdb_last_bgsave_status)
+[[ $status == ok ]] || die "BGSAVE failed: rdb_last_bgsave_status is '$status' (see the redis log)"
 
 rdb_dir=$(redis CONFIG GET dir | sed -n 2p)
 rdb_file=$(redis CONFIG GET dbfilename | sed -n 2p)
