@@ -1,10 +1,13 @@
 // CoinPilot's production host on OCI: wires the components and exports what an operator needs.
-import { launchRetrySettings, loadConfig } from "./config";
+import * as pulumi from "@pulumi/pulumi";
+import { launchRetrySettings, loadConfig, loadHostConfig } from "./config";
 import { Network } from "./components/network";
 import { A1Instance } from "./components/instance";
 import { DataStorage } from "./components/storage";
+import { Host } from "./components/host";
 
 const config = loadConfig();
+const hostConfig = loadHostConfig();
 
 const network = new Network("coinpilot-network", {
     compartmentId: config.compartmentId,
@@ -43,8 +46,26 @@ const storage = new DataStorage("coinpilot-data", {
 /** The address the host answers on: the reserved one when there is one. */
 const address = storage.publicIp ?? host.publicIp;
 
+// Docker, firewall, the app at appRef, its .env, the systemd unit and a health gate, over SSH.
+const bootstrap = new Host("coinpilot-host", {
+    instance: host.instance,
+    instanceId: host.instanceId,
+    publicIp: address,
+    sshPrivateKey: pulumi.secret(hostConfig.sshPrivateKey.reveal()),
+    appRepoUrl: hostConfig.appRepoUrl,
+    appRef: hostConfig.appRef,
+    appRepoToken: hostConfig.appRepoToken && pulumi.secret(hostConfig.appRepoToken.reveal()),
+    appSecrets: {
+        upbitAccessKey: pulumi.secret(hostConfig.upbitAccessKey.reveal()),
+        upbitSecretKey: pulumi.secret(hostConfig.upbitSecretKey.reveal()),
+        openaiApiKey: hostConfig.openaiApiKey && pulumi.secret(hostConfig.openaiApiKey.reveal()),
+    },
+    dataVolumeAttachment: storage.attachment,
+});
+
 export const publicIp = address;
 export const instanceId = host.instanceId;
 export const availabilityDomain = host.availabilityDomain;
 export const dataVolumeId = storage.volumeId;
+export const deployedCommit = bootstrap.deployedCommit;
 export const sshCommand = address.apply((ip) => `ssh ubuntu@${ip}`);

@@ -155,7 +155,8 @@ export class Host extends pulumi.ComponentResource {
             const hash = assetHash(scriptPath(role));
             const copy = new remote.CopyToRemote(
                 `${name}-${role}-script`,
-                { connection, source: new pulumi.asset.FileAsset(scriptPath(role)), remotePath: staged(role), triggers: [args.instanceId, hash] },
+                // Relative to the project directory (Pulumi's cwd), so plans compare across checkouts.
+                { connection, source: new pulumi.asset.FileAsset(path.relative(process.cwd(), scriptPath(role))), remotePath: staged(role), triggers: [args.instanceId, hash] },
                 childOpts([steps.get("wait")!]),
             );
             const command = new remote.Command(
@@ -243,4 +244,16 @@ export class Host extends pulumi.ComponentResource {
         };
         return pulumi.all(values).apply((resolved) => buildEnvFile(resolved));
     }
+}
+
+/** The plan's "Host bootstrap" section: the steps a Host declared, in the order they run. */
+export function formatHostSteps(resources: readonly { type: string; name: string }[]): string {
+    const hosts = resources.filter((r) => r.type === "coinpilot:host:Host").map((r) => r.name);
+    const lines: string[] = [];
+    for (const host of hosts) {
+        lines.push(`Host bootstrap (${host}), in order; a step re-runs when its triggers (instance, shipped content, app ref) change:`);
+        const declared = HOST_STEPS.filter((s) => resources.some((r) => r.type === "command:remote:Command" && r.name === `${host}-${s.role}`));
+        declared.forEach((s, i) => lines.push(`  ${i + 1}. ${`${host}-${s.role}`.padEnd(28)} ${s.does}`));
+    }
+    return lines.join("\n");
 }

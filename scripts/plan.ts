@@ -6,6 +6,7 @@ import { installMockCloud, resolveOutput, settle } from "../lib/mock-cloud";
 import * as pulumi from "@pulumi/pulumi";
 import { SECRET_MARK, buildPlan, formatPlan, readStackConfig } from "../lib/plan";
 import { diffPlans, formatPlanDiff, parsePlan } from "../lib/plan-diff";
+import { formatHostSteps } from "../components/host";
 
 interface PlanArgs {
     configFile: string;
@@ -49,6 +50,13 @@ async function main(): Promise<number> {
     }
     const outputs = await resolveOutputs(program);
     await settle(cloud);
+    // Recorded inputs hold Asset objects whose contents are promises; the plan reads their wire form
+    // (the shipped text or file path), so a reviewer sees e.g. the rendered systemd unit.
+    for (const r of cloud.resources) {
+        for (const [key, value] of Object.entries(r.inputs)) {
+            if (pulumi.asset.Asset.isInstance(value)) r.inputs[key] = await pulumi.runtime.serializeProperty(key, value);
+        }
+    }
     const plan = buildPlan(stack, cloud.resources, outputs);
     if (args.diff) {
         const old = parsePlan(readFileSync(args.diff, "utf8"), args.diff);
@@ -57,7 +65,7 @@ async function main(): Promise<number> {
         process.stdout.write(formatPlanDiff(diffPlans(old, now), { before: args.diff, after: `the program now (${args.configFile})` }));
         return 0;
     }
-    process.stdout.write(args.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
+    process.stdout.write(args.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan(plan)}\n${formatHostSteps(cloud.resources)}\n`);
     return 0;
 }
 

@@ -139,7 +139,7 @@ describe("Host under mocks", () => {
         expect(unitFile.type).toBe("command:remote:CopyToRemote");
         expect(await (unitFile.inputs.source as pulumi.asset.StringAsset).text).toBe(renderComposeUnit());
         expect(unitFile.inputs.remotePath).toBe(`/home/ubuntu/.coinpilot-bootstrap/${UNIT_NAME}`);
-        expect(await (byName("h1-firewall-script").inputs.source as pulumi.asset.FileAsset).path).toBe(path.join(HOST_ASSETS_DIR, "open-web-ports.sh"));
+        expect(await (byName("h1-firewall-script").inputs.source as pulumi.asset.FileAsset).path).toBe("assets/host/open-web-ports.sh");
     });
 
     it("runs staged scripts with plain arguments; the first step reads its script from stdin", () => {
