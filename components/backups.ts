@@ -2,7 +2,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { BACKUP_INSTALL_DIR, BACKUP_ROOT, CRON_FILE_PATH, directoriesCommand, installCommand, planBackupCopies, sha256 } from "../lib/backup-files";
+import { BACKUP_INSTALL_DIR, BACKUP_ROOT, CRON_FILE_PATH, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
+import { sha256 } from "../lib/hash";
 
 export interface BackupsArgs {
     /** SSH connection to the host (a sudo-capable user, e.g. `ubuntu`). Required. */

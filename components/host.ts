@@ -1,4 +1,3 @@
-import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -7,6 +6,7 @@ import { remote, types } from "@pulumi/command";
 import { ENV_FILE_PATH, buildEnvFile } from "../lib/env-file";
 import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
 import { Backups } from "./backups";
+import { sha256 } from "../lib/hash";
 
 export const HOST_ASSETS_DIR = path.resolve(__dirname, "..", "assets", "host");
 /** Private directory on the host that the step scripts are copied into (created by the first step). */
@@ -76,10 +76,6 @@ export interface HostArgs {
     readonly dataVolumeAttachment?: pulumi.Resource;
     /** Directory holding the step scripts. Defaults to assets/host (tests point it at a modified copy). */
     readonly assetsDir?: string;
-}
-
-export function sha256(text: string | Buffer): string {
-    return createHash("sha256").update(text).digest("hex");
 }
 
 /** Content hash of a shipped asset: the trigger that re-runs exactly the steps shipping it. */

@@ -1,7 +1,7 @@
 // What the Backups component ships to the host and where: the backup scripts, their shared
 // library and the cron file, with modes and content hashes. Pure: callers pass the file contents
 // in, so tests can change one asset's content and see which copy would re-run.
-import { createHash } from "crypto";
+import { sha256 } from "./hash";
 
 /**
  * Where the scripts live on the host. Not under /opt/coin-pilot: that is the app's git checkout,
@@ -45,10 +45,6 @@ export const BACKUP_ASSETS: readonly BackupAsset[] = [
     script("restore_rehearsal.sh"),
     { role: "cron", source: "assets/cron/coinpilot-backup", remotePath: CRON_FILE_PATH, mode: "0644" },
 ];
-
-export function sha256(content: string | Buffer): string {
-    return createHash("sha256").update(content).digest("hex");
-}
 
 export function stagingPath(asset: BackupAsset): string {
     return `${STAGING_DIR}/${asset.remotePath.split("/").pop()}`;

@@ -1,26 +1,19 @@
 // The Backups component under Pulumi mocks (children, parents, order, triggers), and the pure
 // lib/backup-files.ts it is built from (which copy re-runs when one asset changes).
-import { byName, created, isSecretEnvelope, resetCreated, settle } from "./mocks";
+import { byName, created, isSecretEnvelope, plainStrings, resetCreated, settle } from "./mocks";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Backups } from "../components/backups";
-import { BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies, sha256 } from "../lib/backup-files";
+import { BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
+import { sha256 } from "../lib/hash";
 import { REPO_ROOT, describeWithBinaries, requireBinaries } from "./helpers/servers";
 
 const INSTANCE_ID = "ocid1.instance.oc1..aaaaaaaaexampleinstance";
 const KEY_MARKER = "TEST-ONLY-SSH-PRIVATE-KEY-MARKER";
 const readAsset = (source: string) => fs.readFileSync(path.join(REPO_ROOT, source));
-
-function plainStrings(value: unknown): string[] {
-    if (isSecretEnvelope(value)) return [];
-    if (typeof value === "string") return [value];
-    if (Array.isArray(value)) return value.flatMap(plainStrings);
-    if (value && typeof value === "object") return Object.values(value).flatMap(plainStrings);
-    return [];
-}
 
 describe("Backups under mocks", () => {
     const roles = BACKUP_ASSETS.map((a) => a.role);

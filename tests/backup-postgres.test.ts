@@ -4,7 +4,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { sha256 } from "../lib/backup-files";
+import { sha256 } from "../lib/hash";
 import { PG_BIN, PgServer, describeWithBinaries, freePort, makeTempDir, requireBinaries, runBackupScript, snapshot, startPostgres } from "./helpers/servers";
 
 jest.setTimeout(60_000);

@@ -3,7 +3,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { sha256 } from "../lib/backup-files";
+import { sha256 } from "../lib/hash";
 import { describeWithBinaries, makeTempDir, requireBinaries, runBackupScript, snapshot } from "./helpers/servers";
 
 jest.setTimeout(60_000);

@@ -1,5 +1,5 @@
 // The Host component under Pulumi mocks: the step graph, the triggers, and where secrets go.
-import { byName, created, isSecretEnvelope, resetCreated, settle } from "./mocks";
+import { byName, created, isSecretEnvelope, plainStrings, resetCreated, settle } from "./mocks";
 import { cpSync, mkdtempSync, appendFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
@@ -7,7 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { RecordedResource } from "../lib/mock-cloud";
 import { A1Instance } from "../components/instance";
-import { HOST_ASSETS_DIR, HOST_STEPS, Host, HostArgs, assetHash, sha256 } from "../components/host";
+import { HOST_ASSETS_DIR, HOST_STEPS, Host, HostArgs, assetHash } from "../components/host";
+import { sha256 } from "../lib/hash";
 import { ENV_FILE_PATH } from "../lib/env-file";
 import { UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
 
@@ -54,15 +55,6 @@ function makeHost(name: string, overrides: Partial<HostArgs> = {}, vm = makeVm(`
 function unwrap(value: unknown): any {
     expect(isSecretEnvelope(value)).toBe(true);
     return (value as { value: unknown }).value;
-}
-
-/** Every string reachable in `value` outside a secret envelope. */
-function plainStrings(value: unknown): string[] {
-    if (isSecretEnvelope(value)) return [];
-    if (typeof value === "string") return [value];
-    if (Array.isArray(value)) return value.flatMap(plainStrings);
-    if (value && typeof value === "object") return Object.values(value).flatMap(plainStrings);
-    return [];
 }
 
 /** The Host's own steps (the Backups child has commands of its own). */

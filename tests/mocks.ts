@@ -50,4 +50,13 @@ export function parentOf(resource: RecordedResource): RecordedResource | undefin
     return created.find((r) => r.urn === resource.parent);
 }
 
+/** Every string reachable in `value` outside a secret envelope: what the engine would log in clear. */
+export function plainStrings(value: unknown): string[] {
+    if (isSecretEnvelope(value)) return [];
+    if (typeof value === "string") return [value];
+    if (Array.isArray(value)) return value.flatMap(plainStrings);
+    if (value && typeof value === "object") return Object.values(value).flatMap(plainStrings);
+    return [];
+}
+
 export { isSecretEnvelope, resolveOutput as resolve };
