@@ -247,8 +247,6 @@ export function launchRetrySettings(config: StackConfig): LaunchRetrySettings {
 /** Keys of the host bootstrap; the secret ones are declared `secret: true` in Pulumi.yaml, so Pulumi refuses them in clear. */
 export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey"] as const;
 export const HOST_DEFAULTS = { appRef: "main" } as const;
-/** What lib/plan.ts substitutes for a `secure:` value it cannot decrypt offline. */
-export const OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-for-secure-value";
 
 export interface HostConfig {
     readonly appRepoUrl: string;
@@ -265,7 +263,6 @@ const PRIVATE_KEY_BLOCK = /^-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVA
 export function checkSshPrivateKey(text: string): string | undefined {
     const fix = "store the private key file's content: pulumi config set --secret coinpilot:sshPrivateKey < ~/.ssh/id_ed25519";
     const value = text.trim();
-    if (value === OFFLINE_SECRET_PLACEHOLDER) return undefined;
     if (/^(ssh-|ecdsa-)/.test(value)) return `is a public key; ${fix}`;
     if (!PRIVATE_KEY_BLOCK.test(value)) return `is not a PEM or OpenSSH private key block (-----BEGIN … PRIVATE KEY-----); ${fix}`;
     return undefined;

@@ -1,5 +1,6 @@
 // The offline plan: evaluates the real program under the fake cloud and describes the desired state.
 // Pure formatting lives here; scripts/plan.ts does the I/O.
+import { generateKeyPairSync } from "crypto";
 import { readFileSync } from "fs";
 import { parse } from "yaml";
 import { RecordedResource, isSecretEnvelope } from "./mock-cloud";
@@ -33,6 +34,20 @@ export interface Plan {
     readonly outputs: Record<string, unknown>;
 }
 
+/** What the plan substitutes for a `secure:` value, which it cannot decrypt offline. */
+export const OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-for-secure-value";
+
+/**
+ * A stand-in for an encrypted config value that passes the same validation a real one must:
+ * private keys get a throwaway key made for this run (never stored), everything else a marker text.
+ */
+export function offlineSecret(key: string): string {
+    if (/PrivateKey$/.test(key)) {
+        return generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    }
+    return OFFLINE_SECRET_PLACEHOLDER;
+}
+
 /** Reads a stack config file (Pulumi.<stack>.yaml) into the flat `ns:key -> text` map the engine uses. */
 export function readStackConfig(path: string): Record<string, string> {
     const doc = parse(readFileSync(path, "utf8")) ?? {};
@@ -40,8 +55,7 @@ export function readStackConfig(path: string): Record<string, string> {
     const flat: Record<string, string> = {};
     for (const [key, value] of Object.entries(config)) {
         if (value !== null && typeof value === "object" && "secure" in (value as object)) {
-            // An encrypted value can't be decrypted offline; a placeholder keeps its presence visible.
-            flat[key] = "offline-placeholder-for-secure-value";
+            flat[key] = offlineSecret(key);
         } else {
             flat[key] = typeof value === "string" ? value : JSON.stringify(value);
         }

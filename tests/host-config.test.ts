@@ -1,6 +1,7 @@
 // The host bootstrap's config keys: required ones named in the error, secrets never echoed.
 import { generateKeyPairSync } from "crypto";
-import { ConfigError, HOST_DEFAULTS, OFFLINE_SECRET_PLACEHOLDER, RawConfig, validateHostConfig } from "../config";
+import { ConfigError, HOST_DEFAULTS, RawConfig, validateHostConfig } from "../config";
+import { OFFLINE_SECRET_PLACEHOLDER, offlineSecret } from "../lib/plan";
 
 // A throwaway key made at test time; no private key lives in the repo.
 const PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
@@ -32,9 +33,10 @@ describe("validateHostConfig", () => {
         expect(config.appRepoToken).toBeUndefined();
     });
 
-    it("accepts PKCS#1 RSA keys (OCI console downloads) and the offline plan's placeholder", () => {
+    it("accepts PKCS#1 RSA keys (OCI console downloads) and the offline plan's throwaway key", () => {
         expect(problems({ ...GOOD, sshPrivateKey: RSA_KEY })).toEqual([]);
-        expect(problems({ ...GOOD, sshPrivateKey: OFFLINE_SECRET_PLACEHOLDER })).toEqual([]);
+        expect(problems({ ...GOOD, sshPrivateKey: offlineSecret("sshPrivateKey") })).toEqual([]);
+        expect(problems({ ...GOOD, sshPrivateKey: OFFLINE_SECRET_PLACEHOLDER })).toEqual([expect.stringMatching(/^coinpilot:sshPrivateKey: is not a PEM or OpenSSH private key block/)]);
     });
 
     it("names every missing required key at once", () => {

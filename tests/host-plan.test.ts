@@ -3,6 +3,7 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import { HOST_STEPS } from "../components/host";
 import { renderComposeUnit } from "../lib/systemd-unit";
+import { OFFLINE_SECRET_PLACEHOLDER } from "../lib/plan";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -34,7 +35,8 @@ describe("npm run plan: host bootstrap", () => {
     });
 
     it("shows secrets only as [secret]", () => {
-        expect(result.stdout).not.toContain("offline-placeholder-for-secure-value");
+        expect(result.stdout).not.toContain(OFFLINE_SECRET_PLACEHOLDER);
+        expect(result.stdout).not.toContain("PRIVATE KEY");
         const env = result.stdout.slice(result.stdout.indexOf("+ command:remote:Command  coinpilot-host-env"));
         expect(env.split("\n").find((l) => l.trim().startsWith("stdin:"))).toMatch(/stdin: \[secret\]/);
     });
