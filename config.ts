@@ -46,6 +46,10 @@ export interface StackConfig {
     readonly vcnCidr: string;
     readonly subnetCidr: string;
     readonly allowPaidShape: boolean;
+    /** A full AD name, or undefined to pick by `availabilityDomainIndex`. */
+    readonly availabilityDomain?: string;
+    /** 1-based AD position in the region's list (used when no name is given). */
+    readonly availabilityDomainIndex: number;
     /** Size of the data volume this stack creates (unused when dataVolumeId is set). */
     readonly dataVolumeSizeInGbs: number;
     /** An existing volume holding the data: attached instead of creating one. */
@@ -181,6 +185,16 @@ export function validateConfig(raw: RawConfig): StackConfig {
         );
     }
 
+    // A position ("2") or a full name ("Uocm:AP-CHUNCHEON-1-AD-1"); never changed under a running VM (it replaces it).
+    const availabilityDomain = r.string("availabilityDomain", "");
+    let availabilityDomainIndex = 1;
+    if (/^\d+$/.test(availabilityDomain)) {
+        availabilityDomainIndex = Number(availabilityDomain);
+        if (availabilityDomainIndex < 1 || availabilityDomainIndex > 3) r.problem("availabilityDomain", `${availabilityDomain}: OCI regions have 1 to 3 availability domains; use 1, 2 or 3`);
+    } else if (availabilityDomain && !/^[A-Za-z0-9]{4}:[A-Z0-9-]+-AD-[1-3]$/.test(availabilityDomain)) {
+        r.problem("availabilityDomain", `"${availabilityDomain}" is neither a position (1, 2, 3) nor an AD name like Uocm:AP-CHUNCHEON-1-AD-1 (oci iam availability-domain list)`);
+    }
+
     const instanceName = r.string("instanceName", DEFAULTS.instanceName);
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(instanceName)) {
         r.problem("instanceName", `"${instanceName}" must be 1–63 letters, digits, '.', '_' or '-', starting with a letter or digit`);
@@ -219,6 +233,8 @@ export function validateConfig(raw: RawConfig): StackConfig {
         vcnCidr,
         subnetCidr,
         allowPaidShape,
+        ...(availabilityDomain && !/^\d+$/.test(availabilityDomain) ? { availabilityDomain } : {}),
+        availabilityDomainIndex,
         dataVolumeSizeInGbs,
         ...(dataVolumeId ? { dataVolumeId } : {}),
         reservePublicIp: reservePublicIp || reservedPublicIpId !== "",
@@ -329,6 +345,7 @@ export function loadHostConfig(): HostConfig {
 
 /** Every key this program reads; Pulumi.yaml documents each (a test keeps the two lists equal). */
 export const CONFIG_KEYS = [
+    "availabilityDomain",
     "compartmentId",
     "sshAllowedCidr",
     "sshPublicKey",

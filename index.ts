@@ -25,6 +25,8 @@ const host = new A1Instance("coinpilot-a1", {
     memoryInGbs: config.memoryInGbs,
     bootVolumeSizeInGbs: config.bootVolumeSizeInGbs,
     displayName: config.instanceName,
+    availabilityDomain: config.availabilityDomain,
+    availabilityDomainIndex: config.availabilityDomainIndex,
     assignPublicIp: !config.reservePublicIp,
     capacityHunt: {
         settings: launchRetrySettings(config),

@@ -28,6 +28,11 @@ export interface A1InstanceArgs {
      */
     readonly availabilityDomain?: pulumi.Input<string>;
     /**
+     * 1-based position of the AD in the region's list, used when `availabilityDomain` is not given.
+     * Defaults to 1. Lets a multi-AD region's capacity hunt move to another AD between runs.
+     */
+    readonly availabilityDomainIndex?: number;
+    /**
      * Give the primary VNIC an ephemeral public IP. Defaults to true. Set false when a reserved public
      * IP is bound instead (DataStorage): a private IP carries at most one public IP.
      */
@@ -59,11 +64,7 @@ export class A1Instance extends pulumi.ComponentResource {
             args.availabilityDomain ??
             oci.identity
                 .getAvailabilityDomainsOutput({ compartmentId: args.compartmentId }, { parent: this })
-                .apply((result) => {
-                    const first = result.availabilityDomains[0]?.name;
-                    if (!first) throw new Error("getAvailabilityDomains returned no availability domain for this compartment/region");
-                    return first;
-                });
+                .apply((result) => pickAvailabilityDomain(result.availabilityDomains.map((ad) => ad.name), args.availabilityDomainIndex ?? 1));
 
         const hunt = args.capacityHunt ? createInstanceCapacityHunt(`${name}-capacity-hunt`, args.capacityHunt) : undefined;
         this.instance = new oci.core.Instance(`${name}-vm`, {
@@ -111,6 +112,17 @@ export class A1Instance extends pulumi.ComponentResource {
 
 function withCapacityHunt(hooks: pulumi.ResourceHookBinding | undefined, hunt: pulumi.ErrorHook | undefined): pulumi.ResourceHookBinding | undefined {
     return hunt ? { ...hooks, onError: [...(hooks?.onError ?? []), hunt] } : hooks;
+}
+
+/** The AD at a 1-based position; fails with the list when the region has fewer. */
+export function pickAvailabilityDomain(names: readonly string[], index: number): string {
+    const name = names[index - 1];
+    if (!name) {
+        throw new Error(
+            `coinpilot:availabilityDomain: position ${index} does not exist; this region has ${names.length} availability domain(s): ${names.join(", ") || "none"}`,
+        );
+    }
+    return name;
 }
 
 /** OCI hostname labels: lowercase letters, digits and hyphens, starting with a letter, at most 63. */

@@ -32,7 +32,7 @@ function expectProblem(overrides: RawConfig, key: string, pattern: RegExp): void
 describe("validateConfig: good input", () => {
     it("applies every default", () => {
         const config = validateConfig(GOOD);
-        expect(config).toEqual({ ...GOOD, ...DEFAULTS });
+        expect(config).toEqual({ ...GOOD, ...DEFAULTS, availabilityDomainIndex: 1 });
     });
 
     it("accepts a root-compartment (tenancy) OCID, the free-tier maximum and whitespace around values", () => {
@@ -161,6 +161,24 @@ describe("validateConfig: bad input names the key and the fix", () => {
     ])("network ranges %#", (overrides, key, pattern) => {
         expectProblem(overrides, key, pattern);
     });
+});
+
+describe("availabilityDomain", () => {
+    it("takes a position or a full AD name", () => {
+        expect(validateConfig({ ...GOOD, availabilityDomain: "2" })).toMatchObject({ availabilityDomainIndex: 2 });
+        expect(validateConfig({ ...GOOD, availabilityDomain: "2" }).availabilityDomain).toBeUndefined();
+        expect(validateConfig({ ...GOOD, availabilityDomain: "Uocm:AP-CHUNCHEON-1-AD-1" })).toMatchObject({
+            availabilityDomain: "Uocm:AP-CHUNCHEON-1-AD-1",
+            availabilityDomainIndex: 1,
+        });
+    });
+
+    it.each([
+        ["0", /1 to 3 availability domains/],
+        ["4", /1 to 3 availability domains/],
+        ["AD-1", /neither a position .* nor an AD name/],
+        ["ap-chuncheon-1", /neither a position/],
+    ])("refuses %s", (value, pattern) => expectProblem({ availabilityDomain: value }, "availabilityDomain", pattern));
 });
 
 describe("Pulumi.yaml documents the config contract", () => {

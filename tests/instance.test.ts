@@ -1,6 +1,6 @@
 import { byName, byType, created, invokes, parentOf, resolve, settle, useConfig } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
-import { A1Instance, A1_SHAPE, hostnameLabel } from "../components/instance";
+import { A1Instance, A1_SHAPE, hostnameLabel, pickAvailabilityDomain } from "../components/instance";
 
 const BASE = {
     compartmentId: "ocid1.compartment.oc1..aaaaaaaaexamplecompartmentexampleexample",
@@ -41,6 +41,13 @@ describe("A1Instance", () => {
         expect((await resolve(host.availabilityDomain)).value).toBe("Uocm:AP-CHUNCHEON-1-AD-1");
     });
 
+    it("picks the AD at availabilityDomainIndex from the lookup", async () => {
+        const host = new A1Instance("a1", { ...BASE, availabilityDomainIndex: 3 });
+        await settle();
+        expect(byName("a1-vm").inputs.availabilityDomain).toBe("Uocm:AP-CHUNCHEON-1-AD-3");
+        expect((await resolve(host.availabilityDomain)).value).toBe("Uocm:AP-CHUNCHEON-1-AD-3");
+    });
+
     it("uses the defaults: 2 OCPU, 12 GB, 50 GB boot, coinpilot-ins", async () => {
         new A1Instance("a1", BASE);
         await settle();
@@ -69,6 +76,14 @@ describe("A1Instance", () => {
         await settle();
         expect(created.map((r) => r.type)).toEqual(["coinpilot:compute:A1Instance", "oci:Core/instance:Instance"]);
         expect(byType("oci:Core/instance:Instance")).toHaveLength(1);
+    });
+});
+
+describe("pickAvailabilityDomain", () => {
+    it("counts from 1 and names the region's ADs when the position does not exist", () => {
+        expect(pickAvailabilityDomain(["a:AD-1", "a:AD-2"], 2)).toBe("a:AD-2");
+        expect(() => pickAvailabilityDomain(["a:AD-1"], 2)).toThrow(/coinpilot:availabilityDomain: position 2 does not exist; this region has 1 availability domain\(s\): a:AD-1/);
+        expect(() => pickAvailabilityDomain([], 1)).toThrow(/has 0 availability domain\(s\): none/);
     });
 });
 
