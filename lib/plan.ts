@@ -159,7 +159,7 @@ export function formatPlan(plan: Plan): string {
             lines.push(`${indent}+ ${r.type}  ${r.name}`);
             for (const [key, value] of Object.entries(r.inputs)) {
                 if (key === "__defaults") continue;
-                lines.push(`${indent}    ${key}: ${inline(value)}`);
+                lines.push(`${indent}    ${key}: ${inline(value, `${indent}      `)}`);
             }
             for (const [key, value] of Object.entries(r.options ?? {})) lines.push(`${indent}    (${key}): ${inline(value)}`);
             walk(`${r.type}::${r.name}`, depth + 1);
@@ -176,7 +176,16 @@ export function formatPlan(plan: Plan): string {
     return lines.join("\n") + "\n";
 }
 
-function inline(value: unknown): string {
+const BLOCK_LINES = 4;
+
+/** One value for the text plan: long values shortened, multi-line text kept inside the tree's indent. */
+function inline(value: unknown, indent = "    "): string {
     const text = typeof value === "string" ? value : JSON.stringify(value);
+    if (text.includes("\n")) {
+        const lines = text.trimEnd().split("\n");
+        const shown = lines.slice(0, BLOCK_LINES).map((line) => `${indent}| ${line.length > 200 ? `${line.slice(0, 197)}...` : line}`);
+        const more = lines.length > BLOCK_LINES ? [`${indent}| ... (${lines.length - BLOCK_LINES} more lines)`] : [];
+        return [`(${lines.length} lines)`, ...shown, ...more].join("\n");
+    }
     return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }

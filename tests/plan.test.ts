@@ -100,6 +100,14 @@ describe("plan formatting", () => {
         expect(redact({ out: secret })).toEqual({ out: SECRET_MARK });
     });
 
+    it("keeps multi-line inputs inside the tree, shortened to their first lines", () => {
+        const script = Array.from({ length: 10 }, (_, i) => `line ${i + 1}`).join("\n");
+        const withScript = [{ ...recorded[0], inputs: { stdin: script } }];
+        const text = formatPlan(buildPlan("s", withScript, {}));
+        expect(text).toContain("    stdin: (10 lines)\n      | line 1\n      | line 2\n      | line 3\n      | line 4\n      | ... (6 more lines)\n");
+        expect(text).not.toContain("line 5");
+    });
+
     it("names parents and lifecycle options by type::name", () => {
         const built = buildPlan("s", recorded, {});
         expect(built.resources[0].parent).toBeNull();
