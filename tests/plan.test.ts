@@ -104,7 +104,7 @@ describe("plan formatting", () => {
         const script = Array.from({ length: 10 }, (_, i) => `line ${i + 1}`).join("\n");
         const withScript = [{ ...recorded[0], inputs: { stdin: script } }];
         const text = formatPlan(buildPlan("s", withScript, {}));
-        expect(text).toContain("    stdin: (10 lines)\n      | line 1\n      | line 2\n      | line 3\n      | line 4\n      | ... (6 more lines)\n");
+        expect(text).toContain("\n      stdin: (10 lines)\n        | line 1\n        | line 2\n        | line 3\n        | line 4\n        | ... (6 more lines)\n");
         expect(text).not.toContain("line 5");
     });
 
