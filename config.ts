@@ -5,6 +5,7 @@ import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, parseBoo
 import { DEFAULT_LAUNCH_DEADLINE_MINUTES, DEFAULT_LAUNCH_RETRY, LaunchRetrySettings } from "./lib/launch/policy";
 import { isDiscordWebhookUrl, SecretText } from "./lib/launch/notify";
 import { envLine } from "./lib/env-file";
+import { GENERATED_SECRETS, GeneratedEnvKey, OVERRIDE_CONFIG_KEYS, overrideConfigKey } from "./lib/generated-secrets";
 
 export const CONFIG_NAMESPACE = "coinpilot";
 
@@ -261,7 +262,7 @@ export function launchRetrySettings(config: StackConfig): LaunchRetrySettings {
 // ---- Host bootstrap (components/host.ts) -------------------------------------------------------
 
 /** Keys of the host bootstrap; the secret ones are declared `secret: true` in Pulumi.yaml, so Pulumi refuses them in clear. */
-export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey"] as const;
+export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", ...OVERRIDE_CONFIG_KEYS] as const;
 export const HOST_DEFAULTS = { appRef: "main" } as const;
 
 export interface HostConfig {
@@ -272,6 +273,8 @@ export interface HostConfig {
     readonly upbitAccessKey: SecretText;
     readonly upbitSecretKey: SecretText;
     readonly openaiApiKey?: SecretText;
+    /** Saved values of the generated .env secrets (coinpilot:postgresPassword, ...), by .env key; only those set. */
+    readonly generatedSecretOverrides: Readonly<Partial<Record<GeneratedEnvKey, SecretText>>>;
 }
 
 const PRIVATE_KEY_BLOCK = /^-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n[A-Za-z0-9+\/=\s:,-]+\r?\n-----END \1?PRIVATE KEY-----\s*$/;
@@ -306,7 +309,7 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
     r.check("appRef", appRef, checkAppRef);
     const sshPrivateKey = r.require("sshPrivateKey", "set the private key matching coinpilot:sshPublicKey: pulumi config set --secret coinpilot:sshPrivateKey < ~/.ssh/id_ed25519");
     r.check("sshPrivateKey", sshPrivateKey, checkSshPrivateKey);
-    const secret = (key: "upbitAccessKey" | "upbitSecretKey" | "openaiApiKey" | "appRepoToken", required: string | undefined) => {
+    const secret = (key: string, required: string | undefined) => {
         const value = required ? r.require(key, required) : r.string(key, "");
         // The value goes into the .env: refuse what it cannot hold, naming the key and never the value.
         r.check(key, value.trim(), (v) => {
@@ -323,6 +326,11 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
     const upbitSecretKey = secret("upbitSecretKey", "set the Upbit API secret key: pulumi config set --secret coinpilot:upbitSecretKey <key>");
     const openaiApiKey = secret("openaiApiKey", undefined);
     const appRepoToken = secret("appRepoToken", undefined);
+    const generatedSecretOverrides: Partial<Record<GeneratedEnvKey, SecretText>> = {};
+    for (const { envKey } of GENERATED_SECRETS) {
+        const value = secret(overrideConfigKey(envKey), undefined);
+        if (value) generatedSecretOverrides[envKey] = value;
+    }
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return {
         appRepoUrl: appRepoUrl.trim(),
@@ -332,6 +340,7 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
         upbitSecretKey: upbitSecretKey!,
         ...(openaiApiKey ? { openaiApiKey } : {}),
         ...(appRepoToken ? { appRepoToken } : {}),
+        generatedSecretOverrides,
     };
 }
 

@@ -63,6 +63,10 @@ const bootstrap = new Host("coinpilot-host", {
         openaiApiKey: hostConfig.openaiApiKey && pulumi.secret(hostConfig.openaiApiKey.reveal()),
     },
     dataVolumeAttachment: storage.attachment,
+    // Saved values of the generated secrets (restore into an empty stack); the rest are generated.
+    generatedSecretOverrides: Object.fromEntries(
+        Object.entries(hostConfig.generatedSecretOverrides).map(([key, value]) => [key, pulumi.secret(value.reveal())]),
+    ),
 });
 
 export const publicIp = address;
@@ -70,4 +74,6 @@ export const instanceId = host.instanceId;
 export const availabilityDomain = host.availabilityDomain;
 export const dataVolumeId = storage.volumeId;
 export const deployedCommit = bootstrap.deployedCommit;
+/** Secret: the generated .env passwords in use; `npm run secrets:save` copies them into encrypted stack config. */
+export const generatedSecrets = bootstrap.generatedSecrets;
 export const sshCommand = address.apply((ip) => `ssh ubuntu@${ip}`);

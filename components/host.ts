@@ -5,6 +5,7 @@ import * as random from "@pulumi/random";
 import { remote, types } from "@pulumi/command";
 import { ENV_FILE_PATH, buildEnvFile } from "../lib/env-file";
 import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
+import { GENERATED_SECRETS, GeneratedEnvKey } from "../lib/generated-secrets";
 import { Backups } from "./backups";
 import { sha256 } from "../lib/hash";
 
@@ -35,7 +36,7 @@ export const HOST_STEPS = [
 
 export type StepRole = (typeof HOST_STEPS)[number]["role"];
 
-/** The user's own application secrets (Pulumi secrets); the passwords the stack needs are generated. */
+/** The user's own application secrets (Pulumi secrets); the passwords the stack needs are generated (see `generatedSecrets`). */
 export interface AppSecrets {
     /** Upbit exchange API access key. Required. */
     readonly upbitAccessKey: pulumi.Input<string>;
@@ -63,6 +64,12 @@ export interface HostArgs {
     /** The user's own secrets for the .env. */
     readonly appSecrets: AppSecrets;
     /**
+     * Values to use instead of generating a secret, by .env key (from coinpilot:postgresPassword,
+     * redisPassword, ...): how a recreate into an empty stack reuses the passwords the retained data
+     * was created with. No RandomPassword is declared for an overridden key. Defaults to none.
+     */
+    readonly generatedSecretOverrides?: Readonly<Partial<Record<GeneratedEnvKey, pulumi.Input<string>>>>;
+    /**
      * SSH dial attempts before a step gives up. Defaults to 60: a just-launched A1 VM takes a few
      * minutes before sshd answers, and the provider's default of 10 can run out first.
      */
@@ -70,10 +77,11 @@ export interface HostArgs {
     /** Seconds per SSH dial attempt. Defaults to 30. */
     readonly perDialTimeout?: number;
     /**
-     * The data volume's attachment. When set, the volume is mounted at /var/lib/docker before Docker
-     * is installed, so containers and named volumes survive a recreate. Defaults to none (boot volume).
+     * The data volume's attachment. When set, the volume is mounted before Docker is installed, so
+     * Docker's data and the backups survive a recreate; its id is in the mount step's triggers, so a
+     * swapped volume is mounted again. Defaults to none (everything on the boot volume).
      */
-    readonly dataVolumeAttachment?: pulumi.Resource;
+    readonly dataVolumeAttachment?: pulumi.CustomResource;
     /** Directory holding the step scripts. Defaults to assets/host (tests point it at a modified copy). */
     readonly assetsDir?: string;
 }
@@ -115,6 +123,8 @@ export class Host extends pulumi.ComponentResource {
     public readonly unitText: string;
     /** What the checkout step reported (ref and commit). */
     public readonly deployedCommit: pulumi.Output<string>;
+    /** The generated (or overridden) .env secrets by .env key, as one secret Output: what `npm run secrets:save` copies into stack config. */
+    public readonly generatedSecrets: pulumi.Output<Record<GeneratedEnvKey, string>>;
 
     constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("coinpilot:host:Host", name, {}, opts);
@@ -184,7 +194,11 @@ export class Host extends pulumi.ComponentResource {
         );
         steps.set("wait", previous as remote.Command);
 
-        if (args.dataVolumeAttachment) step("data-volume", [], { after: [args.dataVolumeAttachment] });
+        if (args.dataVolumeAttachment) {
+            // A new attachment id means another volume (or a re-attach) under the same VM: mount again.
+            // As an input, the id also orders the step after the attachment.
+            step("data-volume", [], { triggers: [args.dataVolumeAttachment.id] });
+        }
         const docker = step("docker", [DEPLOY_USER]);
         // The backups call `docker exec` into the stack's containers: install them once Docker exists.
         new Backups(`${name}-backups`, { connection, instanceId: args.instanceId }, { parent: this, dependsOn: [docker] });
@@ -195,7 +209,8 @@ export class Host extends pulumi.ComponentResource {
             triggers: [args.appRepoUrl, appRef],
         });
 
-        const envText = pulumi.secret(this.envFile(name, args.appSecrets));
+        this.generatedSecrets = pulumi.secret(this.secretValues(name, args.generatedSecretOverrides ?? {}));
+        const envText = pulumi.secret(this.envFile(args.appSecrets));
         step("env", [ENV_FILE_PATH, DEPLOY_USER], { stdin: envText });
 
         const unitHash = sha256(this.unitText);
@@ -215,25 +230,38 @@ export class Host extends pulumi.ComponentResource {
 
         this.steps = steps;
         this.deployedCommit = checkout.stdout.apply((s) => s.trim());
-        this.registerOutputs({ deployedCommit: this.deployedCommit });
+        this.registerOutputs({ deployedCommit: this.deployedCommit, generatedSecrets: this.generatedSecrets });
+    }
+
+    /** Each generated secret: its override when given, else a protected RandomPassword's result. */
+    private secretValues(name: string, overrides: Readonly<Partial<Record<GeneratedEnvKey, pulumi.Input<string>>>>): pulumi.Output<Record<GeneratedEnvKey, string>> {
+        const values = {} as Record<GeneratedEnvKey, pulumi.Input<string>>;
+        for (const { envKey, role } of GENERATED_SECRETS) {
+            const override = overrides[envKey];
+            values[envKey] =
+                override ??
+                // Alphanumeric: safe unquoted in .env, URLs and shell; 32 chars is ~190 bits. Protected: the
+                // retained data volume holds databases initialised with this value, so
+                // `pulumi destroy --exclude-protected` must keep it in the stack.
+                new random.RandomPassword(`${name}-${role}`, { length: 32, special: false }, { parent: this, protect: true }).result;
+        }
+        return pulumi.all(values) as pulumi.Output<Record<GeneratedEnvKey, string>>;
     }
 
     /** The .env text: generated passwords plus the user's secrets (a secret Output). */
-    private envFile(name: string, secrets: AppSecrets): pulumi.Output<string> {
-        const password = (role: string) =>
-            // Alphanumeric: safe unquoted in .env, URLs and shell; 32 chars is ~190 bits.
-            new random.RandomPassword(`${name}-${role}`, { length: 32, special: false }, { parent: this }).result;
+    private envFile(secrets: AppSecrets): pulumi.Output<string> {
+        const generated = this.generatedSecrets;
         const values: Record<string, pulumi.Input<string>> = {
             POSTGRES_USER,
-            POSTGRES_PASSWORD: password("postgres-password"),
+            POSTGRES_PASSWORD: generated.POSTGRES_PASSWORD,
             POSTGRES_DB,
-            REDIS_PASSWORD: password("redis-password"),
+            REDIS_PASSWORD: generated.REDIS_PASSWORD,
             N8N_BASIC_AUTH_USER: ADMIN_USER,
-            N8N_BASIC_AUTH_PASSWORD: password("n8n-password"),
-            N8N_ENCRYPTION_KEY: password("n8n-encryption-key"),
-            N8N_WEBHOOK_SECRET: password("n8n-webhook-secret"),
+            N8N_BASIC_AUTH_PASSWORD: generated.N8N_BASIC_AUTH_PASSWORD,
+            N8N_ENCRYPTION_KEY: generated.N8N_ENCRYPTION_KEY,
+            N8N_WEBHOOK_SECRET: generated.N8N_WEBHOOK_SECRET,
             GRAFANA_ADMIN_USER: ADMIN_USER,
-            GRAFANA_ADMIN_PASSWORD: password("grafana-admin-password"),
+            GRAFANA_ADMIN_PASSWORD: generated.GRAFANA_ADMIN_PASSWORD,
             UPBIT_ACCESS_KEY: secrets.upbitAccessKey,
             UPBIT_SECRET_KEY: secrets.upbitSecretKey,
             ...(secrets.openaiApiKey === undefined ? {} : { OPENAI_API_KEY: secrets.openaiApiKey }),

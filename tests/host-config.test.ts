@@ -2,6 +2,10 @@
 import { generateKeyPairSync } from "crypto";
 import { ConfigError, HOST_DEFAULTS, RawConfig, validateHostConfig } from "../config";
 import { OFFLINE_SECRET_PLACEHOLDER, offlineSecret } from "../lib/plan";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { GENERATED_SECRETS, OVERRIDE_CONFIG_KEYS } from "../lib/generated-secrets";
 
 // A throwaway key made at test time; no private key lives in the repo.
 const PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
@@ -65,5 +69,32 @@ describe("validateHostConfig", () => {
     it("never repeats a secret value in its messages", () => {
         const found = problems({ ...GOOD, upbitSecretKey: "TOPSECRET\nVALUE" });
         expect(found.join("\n")).not.toContain("TOPSECRET");
+    });
+});
+
+describe("generated-secret overrides (coinpilot:postgresPassword, ...)", () => {
+    it("derives one key per generated .env secret from its .env name", () => {
+        expect(OVERRIDE_CONFIG_KEYS).toEqual(["postgresPassword", "redisPassword", "n8nBasicAuthPassword", "n8nEncryptionKey", "n8nWebhookSecret", "grafanaAdminPassword"]);
+        expect(GENERATED_SECRETS.map((s) => s.envKey)).toEqual(["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_BASIC_AUTH_PASSWORD", "N8N_ENCRYPTION_KEY", "N8N_WEBHOOK_SECRET", "GRAFANA_ADMIN_PASSWORD"]);
+    });
+
+    it("keeps only the keys that are set, by .env key, wrapped so they never print", () => {
+        const config = validateHostConfig({ ...GOOD, postgresPassword: "  TEST-ONLY-OLD-PG  ", n8nEncryptionKey: "TEST-ONLY-OLD-KEY", redisPassword: "" });
+        expect(Object.keys(config.generatedSecretOverrides).sort()).toEqual(["N8N_ENCRYPTION_KEY", "POSTGRES_PASSWORD"]);
+        expect(config.generatedSecretOverrides.POSTGRES_PASSWORD?.reveal()).toBe("TEST-ONLY-OLD-PG");
+        expect(JSON.stringify(config)).not.toContain("TEST-ONLY-OLD");
+        expect(String(config.generatedSecretOverrides.N8N_ENCRYPTION_KEY)).not.toContain("TEST-ONLY-OLD");
+        expect(validateHostConfig(GOOD).generatedSecretOverrides).toEqual({});
+    });
+
+    it.each(OVERRIDE_CONFIG_KEYS.map((k) => [k]))("refuses a %s the .env cannot hold, naming the key and never the value", (key) => {
+        const found = problems({ ...GOOD, [key]: "TOPSECRET'OVERRIDE" });
+        expect(found).toEqual([expect.stringMatching(new RegExp(`^coinpilot:${key}: contains a line break, a quote`))]);
+        expect(found.join("\n")).not.toContain("TOPSECRET");
+    });
+
+    it("declares every override key secret in Pulumi.yaml, so Pulumi refuses it in clear", () => {
+        const documented = parse(readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")).config as Record<string, { secret?: boolean }>;
+        for (const key of OVERRIDE_CONFIG_KEYS) expect([key, documented[`coinpilot:${key}`]?.secret]).toEqual([key, true]);
     });
 });

@@ -11,6 +11,7 @@ import { HOST_ASSETS_DIR, HOST_STEPS, Host, HostArgs, assetHash } from "../compo
 import { sha256 } from "../lib/hash";
 import { ENV_FILE_PATH } from "../lib/env-file";
 import { UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
+import { GENERATED_SECRETS } from "../lib/generated-secrets";
 
 // Distinctive stand-ins for secrets, so a leak anywhere is found by a plain text search.
 const SECRETS = {
@@ -98,13 +99,16 @@ describe("Host under mocks", () => {
         expect(backups.options.dependsOn).toEqual([byName("h1-docker").urn]);
     });
 
-    it("keeps generated passwords out of deletedWith: a recreated VM must find the same database password", () => {
+    it("keeps generated passwords out of deletedWith and protected: a recreated VM must find the same database password", () => {
         const passwords = created.filter((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name.startsWith("h1-"));
         expect(passwords.map((p) => p.name).sort()).toEqual(
             ["grafana-admin-password", "n8n-encryption-key", "n8n-password", "n8n-webhook-secret", "postgres-password", "redis-password"].map((n) => `h1-${n}`),
         );
+        expect(passwords.map((p) => p.name).sort()).toEqual(GENERATED_SECRETS.map((s) => `h1-${s.role}`).sort());
         for (const p of passwords) {
             expect(p.options.deletedWith).toBe("");
+            // `pulumi destroy --exclude-protected` keeps them in the stack with the data volume.
+            expect(p.options.protect).toBe(true);
             expect(p.inputs).toMatchObject({ length: 32, special: false });
         }
     });
@@ -222,15 +226,67 @@ describe("Host triggers follow asset content", () => {
 });
 
 describe("Host options and validation", () => {
-    it("mounts the data volume between cloud-init and Docker when an attachment is given", async () => {
+    it("mounts the data volume between cloud-init and Docker when an attachment is given, after the attachment", async () => {
         resetCreated();
-        // Any resource stands in for the volume attachment: only the ordering is under test.
+        // Any custom resource stands in for the volume attachment: its id and the ordering are under test.
         const attachment = new random.RandomId("dv-attach", { byteLength: 4 });
         makeHost("dv", { dataVolumeAttachment: attachment });
         await settle();
         expect(stepsOf("dv").map((r) => r.name).slice(0, 3)).toEqual(["dv-wait", "dv-data-volume", "dv-docker"]);
-        expect(byName("dv-data-volume").options.dependsOn).toEqual(expect.arrayContaining([byName("dv-wait").urn, byName("dv-attach").urn]));
+        expect(byName("dv-data-volume").options.dependsOn).toContain(byName("dv-wait").urn);
+        // The attachment's id is an input, which also makes the step wait for the attachment.
+        const attachmentId = await new Promise((resolve) => attachment.id.apply(resolve));
+        expect(attachmentId).toMatch(/^ocid1\.randomid\./);
+        expect(byName("dv-data-volume").inputs.triggers).toContain(attachmentId);
         expect(byName("dv-docker").options.dependsOn).toContain(byName("dv-data-volume").urn);
+    });
+
+    it("mounts again when the volume under the same VM is swapped (a new attachment), and re-runs nothing else", async () => {
+        resetCreated();
+        const vm = makeVm("swap-a1");
+        makeHost("old", { dataVolumeAttachment: new random.RandomId("old-attach", { byteLength: 4 }) }, vm);
+        makeHost("new", { dataVolumeAttachment: new random.RandomId("new-attach", { byteLength: 4 }) }, vm);
+        await settle();
+        const triggers = (host: string) =>
+            Object.fromEntries(
+                created
+                    .filter((r) => r.type.startsWith("command:remote:") && r.parent === byName(host).urn)
+                    .map((r) => [r.name.slice(host.length + 1), JSON.stringify(r.inputs.triggers)]),
+            );
+        const before = triggers("old");
+        const after = triggers("new");
+        expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+        expect(Object.keys(before).filter((role) => before[role] !== after[role])).toEqual(["data-volume"]);
+    });
+
+    it("uses an override instead of generating the secret: no RandomPassword for that key, the value in the secret .env", async () => {
+        resetCreated();
+        const POSTGRES = "TEST-ONLY-OLD-POSTGRES-PASSWORD";
+        const ENCRYPTION = "TEST-ONLY-OLD-N8N-ENCRYPTION-KEY";
+        const { host } = makeHost("ov", { generatedSecretOverrides: { POSTGRES_PASSWORD: pulumi.secret(POSTGRES), N8N_ENCRYPTION_KEY: pulumi.secret(ENCRYPTION) } });
+        await settle();
+        const passwords = created.filter((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name.startsWith("ov-"));
+        expect(passwords.map((p) => p.name).sort()).toEqual(["grafana-admin-password", "n8n-password", "n8n-webhook-secret", "redis-password"].map((n) => `ov-${n}`));
+        const env = byName("ov-env").inputs.stdin;
+        expect(isSecretEnvelope(env)).toBe(true);
+        const lines = (env as { value: string }).value.split("\n");
+        expect(lines).toEqual(expect.arrayContaining([`POSTGRES_PASSWORD=${POSTGRES}`, `N8N_ENCRYPTION_KEY=${ENCRYPTION}`, `REDIS_PASSWORD=${GENERATED}`]));
+        for (const value of [POSTGRES, ENCRYPTION]) {
+            expect(created.flatMap((r) => plainStrings(r.inputs)).filter((s) => s.includes(value))).toEqual([]);
+        }
+        // The output the save script reads: every key, secret, with the override in place of a generated value.
+        const generated = await new Promise<{ value: unknown; secret: boolean }>((resolve) =>
+            pulumi.all([host.generatedSecrets, pulumi.isSecret(host.generatedSecrets)]).apply(([value, secret]) => resolve({ value, secret })),
+        );
+        expect(generated.secret).toBe(true);
+        expect(generated.value).toEqual({
+            POSTGRES_PASSWORD: POSTGRES,
+            REDIS_PASSWORD: GENERATED,
+            N8N_BASIC_AUTH_PASSWORD: GENERATED,
+            N8N_ENCRYPTION_KEY: ENCRYPTION,
+            N8N_WEBHOOK_SECRET: GENERATED,
+            GRAFANA_ADMIN_PASSWORD: GENERATED,
+        });
     });
 
     it("sends an empty line, still secret, when the repository is public", async () => {
