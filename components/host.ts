@@ -6,6 +6,7 @@ import { remote, types } from "@pulumi/command";
 import { ENV_FILE_PATH, buildEnvFile } from "../lib/env-file";
 import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
 import { GENERATED_SECRETS, GeneratedEnvKey } from "../lib/generated-secrets";
+import { DATA_MOUNT_POINT, DOCKER_DATA_ROOT } from "../lib/data-layout";
 import { Backups } from "./backups";
 import { sha256 } from "../lib/hash";
 
@@ -21,11 +22,11 @@ export const ADMIN_USER = "admin";
 /**
  * The bootstrap, in order. Each step is one remote.Command named `${name}-<role>` that depends on
  * the previous one; every step but the first also has a `${name}-<role>-script` copy of its script.
- * "data-volume" runs only when a data volume is attached, before Docker writes /var/lib/docker.
+ * "data-volume" runs only when a data volume is attached, before Docker first starts (it sets Docker's data root).
  */
 export const HOST_STEPS = [
     { role: "wait", script: "wait-for-cloud-init.sh", does: "wait for SSH and cloud-init (exit 0 or 2), create the staging directory" },
-    { role: "data-volume", script: "mount-data-volume.sh", does: "format the data volume only if blank, mount it at /var/lib/docker by UUID (optional)" },
+    { role: "data-volume", script: "mount-data-volume.sh", does: `format the data volume only if blank, mount it at ${DATA_MOUNT_POINT} by UUID, Docker's data-root ${DOCKER_DATA_ROOT} (optional)` },
     { role: "docker", script: "install-docker.sh", does: "Docker Engine + Compose plugin from Docker's apt repo, ubuntu in the docker group, compose >= 2.15.0" },
     { role: "firewall", script: "open-web-ports.sh", does: "ACCEPT 80/443 above OCI's INPUT REJECT, live and in /etc/iptables/rules.v4" },
     { role: "checkout", script: "checkout-app.sh", does: "git checkout of appRepoUrl at appRef into /opt/coin-pilot" },

@@ -2,11 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as oci from "@pulumi/oci";
 import { DATA_VOLUME, DEFAULTS } from "../config";
 import { checkOcid } from "../lib/validate";
+import { DATA_DEVICE_PATH } from "../lib/data-layout";
 
-/** Where the data volume shows up on the host: OCI's consistent device path for the first data disk. */
-export const DATA_DEVICE_PATH = "/dev/oracleoci/oraclevdb";
-/** Docker's data root: images, containers and the Compose named volumes (db, redis, n8n, grafana). */
-export const DATA_MOUNT_POINT = "/var/lib/docker";
+export { DATA_DEVICE_PATH, DATA_MOUNT_POINT } from "../lib/data-layout";
 
 export interface DataStorageArgs {
     /** OCID of the compartment for the volume and the reserved IP. */

@@ -1,6 +1,7 @@
 // What the Backups component ships to the host and where: the backup scripts, their shared
 // library and the cron file, with modes and content hashes. Pure: callers pass the file contents
 // in, so tests can change one asset's content and see which copy would re-run.
+import { BACKUP_ROOT, DATA_MOUNT_POINT } from "./data-layout";
 import { sha256 } from "./hash";
 
 /**
@@ -8,8 +9,8 @@ import { sha256 } from "./hash";
  * which has its own scripts/backup/ and is reset by deploys; this tree belongs to Pulumi alone.
  */
 export const BACKUP_INSTALL_DIR = "/opt/coinpilot-ops/backup";
-/** Backups land in BACKUP_ROOT/<kind>/ (mode 0700: they hold trading data and credentials). */
-export const BACKUP_ROOT = "/var/backups/coinpilot";
+/** Backups land in BACKUP_ROOT/<kind>/ (mode 0700: they hold trading data and credentials), on the data volume. */
+export { BACKUP_ROOT };
 export const BACKUP_KINDS = ["postgres", "redis", "n8n"] as const;
 export const LOG_DIR = "/var/log/coinpilot";
 export const CRON_FILE_PATH = "/etc/cron.d/coinpilot-backup";
@@ -71,6 +72,8 @@ export function directoriesCommand(): string {
     return [
         "set -eu",
         `sudo install -d -o root -g root -m 0755 ${quote(BACKUP_INSTALL_DIR.slice(0, BACKUP_INSTALL_DIR.lastIndexOf("/")))} ${quote(BACKUP_INSTALL_DIR)}`,
+        // The mount point exists already when the data volume is mounted; without one it is a plain directory.
+        `sudo install -d -o root -g root -m 0755 ${quote(DATA_MOUNT_POINT)}`,
         `sudo install -d -o root -g root -m 0700 ${backupDirs.map(quote).join(" ")}`,
         `sudo install -d -o root -g root -m 0755 ${quote(LOG_DIR)}`,
         `sudo install -d -o "$(id -un)" -m 0700 ${quote(stagingParent)} ${quote(STAGING_DIR)}`,

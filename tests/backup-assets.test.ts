@@ -6,7 +6,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { BACKUP_ASSETS, BACKUP_ROOT, CRON_FILE_PATH, LOG_DIR } from "../lib/backup-files";
 import { ENV_FILE_PATH } from "../lib/env-file";
+import { DATA_MOUNT_POINT } from "../lib/data-layout";
 import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
+import { shellDefault } from "./helpers/shell";
 
 const scripts = BACKUP_ASSETS.filter((a) => a.source.endsWith(".sh"));
 const cronAsset = BACKUP_ASSETS.find((a) => a.remotePath === CRON_FILE_PATH)!;
@@ -52,10 +54,11 @@ describeWithBinaries(["shellcheck"], "backup scripts", () => {
 
     it("share their defaults with the TypeScript side: backup root, log dir and the .env the host writes", () => {
         const lib = read("assets/backup/lib.sh");
-        const fallback = (name: string) => lib.match(new RegExp(`^${name}=\\$\\{${name}:?-([^}]*)\\}$`, "m"))?.[1];
-        expect(fallback("BACKUP_ROOT")).toBe(BACKUP_ROOT);
-        expect(fallback("LOG_DIR")).toBe(LOG_DIR);
-        expect(fallback("ENV_FILE")).toBe(ENV_FILE_PATH);
+        expect(shellDefault(lib, "BACKUP_ROOT")).toBe(BACKUP_ROOT);
+        expect(shellDefault(lib, "LOG_DIR")).toBe(LOG_DIR);
+        expect(shellDefault(lib, "ENV_FILE")).toBe(ENV_FILE_PATH);
+        // On the data volume, beside Docker's root, so the backups survive a recreate of the VM.
+        expect(BACKUP_ROOT).toBe(`${DATA_MOUNT_POINT}/backups`);
     });
 });
 

@@ -4,6 +4,8 @@ import { execFileSync, spawnSync } from "child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
+import { DATA_DEVICE_PATH, DATA_MOUNT_POINT, DOCKER_DAEMON_CONFIG, DOCKER_DATA_ROOT } from "../lib/data-layout";
+import { shellDefault } from "./helpers/shell";
 
 const SCRIPT = path.resolve(__dirname, "..", "assets/host/mount-data-volume.sh");
 const IN_CI = process.env.CI === "true";
@@ -24,6 +26,15 @@ it("passes shellcheck", () => {
     if (result.error) throw new Error(`shellcheck is required (apt-get install shellcheck): ${result.error.message}`);
     expect(result.stdout).toBe("");
     expect(result.status).toBe(0);
+});
+
+it("defaults to the data layout of lib/data-layout.ts", () => {
+    const text = readFileSync(SCRIPT, "utf8");
+    expect(shellDefault(text, "DATA_DEVICE")).toBe(DATA_DEVICE_PATH);
+    expect(shellDefault(text, "DATA_MOUNT_POINT")).toBe(DATA_MOUNT_POINT);
+    expect(shellDefault(text, "DOCKER_DATA_ROOT")).toBe(DOCKER_DATA_ROOT);
+    expect(shellDefault(text, "DOCKER_DAEMON_JSON")).toBe(DOCKER_DAEMON_CONFIG);
+    expect(DOCKER_DATA_ROOT.startsWith(`${DATA_MOUNT_POINT}/`)).toBe(true);
 });
 
 describe("with stub blkid, mkfs, mount and findmnt", () => {
@@ -50,7 +61,8 @@ describe("with stub blkid, mkfs, mount and findmnt", () => {
         tool("blkid", `echo "$*" >>"$S/blkid.log"; if [ -f "$S/probe" ]; then cat "$S/probe"; exit 0; fi; exit "$(cat "$S/probe_rc" 2>/dev/null || echo 2)"`);
         tool("mkfs.ext4", `echo "$*" >>"$S/mkfs.log"; printf 'DEVNAME=%s\\nUUID=${UUID}\\nTYPE=ext4\\n' "\${@: -1}" >"$S/probe"`);
         tool("mount", `echo "$*" >>"$S/mount.log"; awk -v mp="\${@: -1}" '$2 == mp { sub(/^UUID=/, "", $1); print $1 }' "$2" >"$S/mounted"`);
-        tool("findmnt", `[ -s "$S/mounted" ] && cat "$S/mounted"`);
+        // findmnt --mountpoint MP prints the UUID mounted there; --source UUID=... prints the targets listed in $S/targets.
+        tool("findmnt", `case "$*" in *--source*) [ -s "$S/targets" ] && cat "$S/targets" ;; *) [ -s "$S/mounted" ] && cat "$S/mounted" ;; esac`);
         tool("systemctl", `echo "$*" >>"$S/systemctl.log"`);
         env = {
             PATH: `${stub}:${process.env.PATH}`,
@@ -59,6 +71,9 @@ describe("with stub blkid, mkfs, mount and findmnt", () => {
             FSTAB: file("fstab"),
             SYSTEMD_DIR: file("systemd"),
             DATA_DEVICE_WAIT_SECONDS: "0",
+            DOCKER_DATA_ROOT: file("docker/docker"),
+            DOCKER_DAEMON_JSON: file("etc-docker/daemon.json"),
+            DOCKER_DEFAULT_ROOT: file("var-lib-docker"),
         };
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,6 +92,8 @@ describe("with stub blkid, mkfs, mount and findmnt", () => {
         expect(stubLog("mount.log")).toBe(`--fstab ${file("fstab")} ${file("docker")}\n`);
         expect(read("systemd/docker.service.d/coinpilot-data-volume.conf")).toBe(`[Unit]\nRequiresMountsFor=${file("docker")}\n`);
         expect(stubLog("systemctl.log")).toBe("daemon-reload\n");
+        expect(JSON.parse(read("etc-docker/daemon.json"))).toEqual({ "data-root": file("docker/docker") });
+        expect(existsSync(file("docker/docker"))).toBe(true);
 
         const fstab = read("fstab");
         const second = run(env);
@@ -86,6 +103,15 @@ describe("with stub blkid, mkfs, mount and findmnt", () => {
         expect(stubLog("mkfs.log").split("\n").filter(Boolean)).toHaveLength(1);
         expect(stubLog("mount.log").split("\n").filter(Boolean)).toHaveLength(1);
         expect(read("fstab")).toBe(fstab);
+        expect(second.stdout).toContain("already has data-root");
+    });
+
+    it("keeps the other daemon.json settings when it adds data-root", () => {
+        mkdirSync(file("etc-docker"));
+        writeFileSync(file("etc-docker/daemon.json"), '{"log-driver": "local", "data-root": ""}\n');
+        const result = run(env);
+        expect(result.stderr).toBe("");
+        expect(JSON.parse(read("etc-docker/daemon.json"))).toEqual({ "log-driver": "local", "data-root": file("docker/docker") });
     });
 
     it("never formats a volume that already has a filesystem, and mounts it with its own type", () => {
@@ -110,18 +136,47 @@ describe("with stub blkid, mkfs, mount and findmnt", () => {
             writeFileSync(path.join(stub, "probe"), `UUID=${UUID}\nTYPE=ext4\n`);
             mkdirSync(file("docker"));
             writeFileSync(file("docker/engine-id"), "x");
-        }, /is not empty; stop Docker/],
+        }, /is not empty; move its contents aside/],
         ["something else is mounted there", () => {
             writeFileSync(path.join(stub, "probe"), `UUID=${UUID}\nTYPE=ext4\n`);
             writeFileSync(path.join(stub, "mounted"), "ffff-ffff\n");
         }, /is mounted from another filesystem \(UUID=ffff-ffff\)/],
         ["the device never appears", () => rmSync(file("device")), /did not appear within 0s; is the volume attached/],
-    ])("stops without formatting when %s", (_what, arrange, message) => {
+        ["the volume is mounted elsewhere (a host set up with Docker's root on the volume)", () => {
+            writeFileSync(path.join(stub, "probe"), `UUID=${UUID}\nTYPE=ext4\n`);
+            writeFileSync(path.join(stub, "targets"), "/var/lib/docker\n");
+        }, /UUID=\S+ is mounted at \/var\/lib\/docker, not .*; move it by hand/],
+        ["the volume holds Docker's root at its top level (the old layout)", () => {
+            writeFileSync(path.join(stub, "probe"), `UUID=${UUID}\nTYPE=ext4\n`);
+            // The stub mount mounts nothing: files under the mount point stand for the volume's content.
+            writeFileSync(path.join(stub, "mount"), `#!/usr/bin/env bash\nmkdir -p "\${@: -1}/volumes"; echo ${UUID} >"${stub}/mounted"\n`);
+        }, /holds a Docker data root at its top level \(volumes\/\); move it into .*docker\/docker first/],
+        ["Docker already keeps data in its default root", () => {
+            writeFileSync(path.join(stub, "probe"), `UUID=${UUID}\nTYPE=ext4\n`);
+            mkdirSync(file("var-lib-docker"));
+            writeFileSync(file("var-lib-docker/engine-id"), "x");
+        }, /Docker already keeps data in .*var-lib-docker; moving its root .* would start the stack empty/],
+        ["daemon.json is not JSON", () => {
+            writeFileSync(path.join(stub, "probe"), `UUID=${UUID}\nTYPE=ext4\n`);
+            mkdirSync(file("etc-docker"));
+            writeFileSync(file("etc-docker/daemon.json"), "{ broken");
+        }, /daemon\.json is not valid JSON/],
+    ])("stops without formatting or touching daemon.json when %s", (_what, arrange, message) => {
         arrange();
+        const before = read("etc-docker/daemon.json");
         const result = run(env);
         expect(result.code).toBe(1);
         expect(result.stderr).toMatch(message);
         expect(stubLog("mkfs.log")).toBe("");
+        expect(read("etc-docker/daemon.json")).toBe(before);
+    });
+
+    it("leaves fstab alone when the volume is mounted elsewhere", () => {
+        writeFileSync(path.join(stub, "probe"), `UUID=${UUID}\nTYPE=ext4\n`);
+        writeFileSync(path.join(stub, "targets"), "/var/lib/docker\n");
+        const fstab = read("fstab");
+        expect(run(env).code).toBe(1);
+        expect(read("fstab")).toBe(fstab);
     });
 });
 
@@ -157,6 +212,9 @@ describe("on a real loop device", () => {
             SYSTEMD_DIR: path.join(dir, "systemd"),
             SYSTEMCTL: "true",
             DATA_DEVICE_WAIT_SECONDS: "0",
+            DOCKER_DATA_ROOT: path.join(dir, "docker", "docker"),
+            DOCKER_DAEMON_JSON: path.join(dir, "daemon.json"),
+            DOCKER_DEFAULT_ROOT: path.join(dir, "var-lib-docker"),
         });
 
     it("formats once, mounts by UUID, and keeps the data across unmount and re-run", () => {
@@ -168,7 +226,8 @@ describe("on a real loop device", () => {
         const uuid = execFileSync("blkid", ["-p", "-o", "value", "-s", "UUID", loop], { encoding: "utf8" }).trim();
         expect(readFileSync(path.join(dir, "fstab"), "utf8")).toBe(`UUID=${uuid} ${mountPoint} ext4 defaults,nofail,_netdev 0 2\n`);
         expect(execFileSync("findmnt", ["-n", "-o", "UUID", "--mountpoint", mountPoint], { encoding: "utf8" }).trim()).toBe(uuid);
-        writeFileSync(path.join(mountPoint, "trades.db"), "precious");
+        expect(JSON.parse(readFileSync(path.join(dir, "daemon.json"), "utf8"))).toEqual({ "data-root": path.join(mountPoint, "docker") });
+        writeFileSync(path.join(mountPoint, "docker", "trades.db"), "precious");
 
         // Same boot, second deploy: nothing to do.
         expect(realRun().stdout).toContain("already mounted");
@@ -177,6 +236,6 @@ describe("on a real loop device", () => {
         const again = realRun();
         expect(again.code).toBe(0);
         expect(again.stdout).not.toContain("creating ext4");
-        expect(readFileSync(path.join(mountPoint, "trades.db"), "utf8")).toBe("precious");
+        expect(readFileSync(path.join(mountPoint, "docker", "trades.db"), "utf8")).toBe("precious");
     });
 });

@@ -4,7 +4,8 @@
 #
 # Every path and every way of reaching a server is a variable so the same scripts run on the host
 # (through `docker exec`) and in the tests (against throwaway local servers):
-#   BACKUP_ROOT   backups live in $BACKUP_ROOT/<kind>/            (default /var/backups/coinpilot)
+#   BACKUP_ROOT   backups live in $BACKUP_ROOT/<kind>/            (default /srv/coinpilot-data/backups,
+#                 on the data volume, so they survive a recreate of the VM)
 #   LOG_DIR       each script appends to $LOG_DIR/<name>.log       (default /var/log/coinpilot)
 #   ENV_FILE      the Compose .env read for credentials (default /opt/coin-pilot/deploy/cloud/oci/.env,
 #                 where the host component writes it; empty = use only the environment)
@@ -13,7 +14,7 @@
 #   KEEP_WEEKLY   newest Sunday (UTC) backups kept per kind        (default 4)
 #   BACKUP_KINDS  kinds checked by verify_backups.sh and restore_rehearsal.sh (default: all three)
 
-BACKUP_ROOT=${BACKUP_ROOT:-/var/backups/coinpilot}
+BACKUP_ROOT=${BACKUP_ROOT:-/srv/coinpilot-data/backups}
 LOG_DIR=${LOG_DIR:-/var/log/coinpilot}
 ENV_FILE=${ENV_FILE-/opt/coin-pilot/deploy/cloud/oci/.env}
 KEEP_DAILY=${KEEP_DAILY:-7}
