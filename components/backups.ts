@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { BACKUP_INSTALL_DIR, BACKUP_ROOT, CRON_FILE_PATH, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
+import { BACKUP_INSTALL_DIR, BACKUP_ROOT, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
 import { sha256 } from "../lib/hash";
 
 export interface BackupsArgs {
@@ -17,7 +17,8 @@ const REPO_ROOT = path.resolve(__dirname, "..");
 /**
  * Installs CoinPilot's backups on the host: the postgres/redis/n8n backup scripts, checksum
  * verification and restore rehearsal under /opt/coinpilot-ops/backup, their directories, and the
- * cron schedule /etc/cron.d/coinpilot-backup. Each copy re-runs only when its own file changes.
+ * cron schedule /etc/cron.d/coinpilot-backup, and the weekly rotation of their logs
+ * (/etc/logrotate.d/coinpilot). Each copy re-runs only when its own file changes.
  */
 export class Backups extends pulumi.ComponentResource {
     /** Where the scripts are installed on the host. */
@@ -43,11 +44,10 @@ export class Backups extends pulumi.ComponentResource {
                     `${name}-copy-${copy.role}`,
                     {
                         connection,
-                        // The cron file goes as text so `npm run plan` prints the schedule a reviewer checks.
-                        source:
-                            copy.remotePath === CRON_FILE_PATH
-                                ? new pulumi.asset.StringAsset(fs.readFileSync(path.join(REPO_ROOT, copy.source), "utf8"))
-                                : new pulumi.asset.FileAsset(copy.source),
+                        // The cron and logrotate files go as text so `npm run plan` prints what a reviewer checks.
+                        source: copy.text
+                            ? new pulumi.asset.StringAsset(fs.readFileSync(path.join(REPO_ROOT, copy.source), "utf8"))
+                            : new pulumi.asset.FileAsset(copy.source),
                         remotePath: copy.stagingPath,
                         triggers: [instanceId, copy.sha256],
                     },

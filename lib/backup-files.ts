@@ -14,6 +14,8 @@ export { BACKUP_ROOT };
 export const BACKUP_KINDS = ["postgres", "redis", "n8n"] as const;
 export const LOG_DIR = "/var/log/coinpilot";
 export const CRON_FILE_PATH = "/etc/cron.d/coinpilot-backup";
+/** Rotates LOG_DIR/*.log weekly, 8 kept, compressed. */
+export const LOGROTATE_FILE_PATH = "/etc/logrotate.d/coinpilot";
 /**
  * The SSH user cannot write root-owned paths, so CopyToRemote uploads here and the install step
  * moves each file into place as root with its mode. Under /var/tmp so it survives reboots: the
@@ -30,13 +32,18 @@ export interface BackupAsset {
     readonly remotePath: string;
     /** Octal mode of the installed file, owner root:root. */
     readonly mode: "0755" | "0644";
+    /** Shipped as text (a StringAsset), so `npm run plan` prints it for review. Defaults to false (a file). */
+    readonly text?: boolean;
 }
 
 function script(file: string, mode: "0755" | "0644" = "0755"): BackupAsset {
     return { role: file.replace(/(\.sh)$/, "").replace(/_/g, "-"), source: `assets/backup/${file}`, remotePath: `${BACKUP_INSTALL_DIR}/${file}`, mode };
 }
 
-/** Every file shipped, in install order. The cron file is 0644: cron ignores group/world-writable files. */
+/**
+ * Every file shipped, in install order. The cron file is 0644 (cron ignores group/world-writable
+ * files) and last, once the scripts it runs exist; logrotate also skips writable config files.
+ */
 export const BACKUP_ASSETS: readonly BackupAsset[] = [
     script("lib.sh", "0644"),
     script("postgres_backup.sh"),
@@ -44,7 +51,8 @@ export const BACKUP_ASSETS: readonly BackupAsset[] = [
     script("n8n_backup.sh"),
     script("verify_backups.sh"),
     script("restore_rehearsal.sh"),
-    { role: "cron", source: "assets/cron/coinpilot-backup", remotePath: CRON_FILE_PATH, mode: "0644" },
+    { role: "logrotate", source: "assets/logrotate/coinpilot", remotePath: LOGROTATE_FILE_PATH, mode: "0644", text: true },
+    { role: "cron", source: "assets/cron/coinpilot-backup", remotePath: CRON_FILE_PATH, mode: "0644", text: true },
 ];
 
 export function stagingPath(asset: BackupAsset): string {

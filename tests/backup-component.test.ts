@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Backups } from "../components/backups";
-import { BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
+import { BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOGROTATE_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
 import { sha256 } from "../lib/hash";
 import { REPO_ROOT, describeWithBinaries, requireBinaries } from "./helpers/servers";
 
@@ -40,7 +40,7 @@ describe("Backups under mocks", () => {
             ...roles.map((role) => `command:remote:CopyToRemote bk-copy-${role}`),
             "command:remote:Command bk-install",
         ]);
-        expect(roles).toEqual(["lib", "postgres-backup", "redis-backup", "n8n-backup", "verify-backups", "restore-rehearsal", "cron"]);
+        expect(roles).toEqual(["lib", "postgres-backup", "redis-backup", "n8n-backup", "verify-backups", "restore-rehearsal", "logrotate", "cron"]);
     });
 
     it("creates the directories first, copies after them, and installs after every copy", () => {
@@ -58,7 +58,7 @@ describe("Backups under mocks", () => {
             expect(copy.inputs.remotePath).toBe(`${STAGING_DIR}/${path.basename(asset.remotePath)}`);
             // The recorded asset holds its path or text as a promise.
             const source = copy.inputs.source as { path?: Promise<string>; text?: Promise<string> };
-            if (asset.remotePath === CRON_FILE_PATH) expect(await source.text).toBe(readAsset(asset.source).toString("utf8"));
+            if (asset.text) expect(await source.text).toBe(readAsset(asset.source).toString("utf8"));
             else expect(await source.path).toBe(asset.source);
         }
     });
@@ -71,6 +71,9 @@ describe("Backups under mocks", () => {
         expect(lines).toContain(`sudo install -o root -g root -m 0755 ${STAGING_DIR}/postgres_backup.sh ${BACKUP_INSTALL_DIR}/postgres_backup.sh`);
         expect(lines).toContain(`sudo install -o root -g root -m 0644 ${STAGING_DIR}/lib.sh ${BACKUP_INSTALL_DIR}/lib.sh`);
         expect(lines[lines.length - 1]).toBe(`sudo install -o root -g root -m 0644 ${STAGING_DIR}/coinpilot-backup ${CRON_FILE_PATH}`);
+        expect(lines).toContain(`sudo install -o root -g root -m 0644 ${STAGING_DIR}/coinpilot ${LOGROTATE_FILE_PATH}`);
+        // The plan prints the schedule and the rotation as text; scripts go as files.
+        expect(BACKUP_ASSETS.filter((a) => a.text).map((a) => a.remotePath)).toEqual([LOGROTATE_FILE_PATH, CRON_FILE_PATH]);
         expect(install.inputs.triggers).toEqual([INSTANCE_ID, sha256(installCommand(copies)), ...copies.map((c) => c.sha256)]);
     });
 
