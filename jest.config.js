@@ -1,6 +1,9 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: "node",
+  // @pulumi/pulumi keeps its runtime state on the global object (one store per worker); jest 30
+  // would otherwise "soft delete" it between files and warn on every later access.
+  testEnvironmentOptions: { globalsCleanup: "off" },
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.ts$": ["ts-jest", {}] },
