@@ -344,14 +344,6 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
     };
 }
 
-/** Reads and validates the host bootstrap's keys. */
-export function loadHostConfig(): HostConfig {
-    const config = new pulumi.Config(CONFIG_NAMESPACE);
-    const raw: Record<string, string | undefined> = {};
-    for (const key of HOST_CONFIG_KEYS) raw[key] = config.get(key);
-    return validateHostConfig(raw);
-}
-
 /** Every key this program reads; Pulumi.yaml documents each (a test keeps the two lists equal). */
 export const CONFIG_KEYS = [
     "availabilityDomain",
@@ -379,10 +371,28 @@ export const CONFIG_KEYS = [
     ...HOST_CONFIG_KEYS,
 ] as const;
 
+/** Validates every key at once: one ConfigError lists the problems of the network, instance and host parts together. */
+export function validateProgramConfig(raw: RawConfig): { stack: StackConfig; host: HostConfig } {
+    const problems: string[] = [];
+    const collect = <T>(validate: (raw: RawConfig) => T): T | undefined => {
+        try {
+            return validate(raw);
+        } catch (err) {
+            if (!(err instanceof ConfigError)) throw err;
+            problems.push(...err.problems);
+            return undefined;
+        }
+    };
+    const stack = collect(validateConfig);
+    const host = collect(validateHostConfig);
+    if (!stack || !host) throw new ConfigError(problems);
+    return { stack, host };
+}
+
 /** Reads the stack's config once and validates it. */
-export function loadConfig(): StackConfig {
+export function loadConfig(): { stack: StackConfig; host: HostConfig } {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const raw: Record<string, string | undefined> = {};
     for (const key of CONFIG_KEYS) raw[key] = config.get(key);
-    return validateConfig(raw);
+    return validateProgramConfig(raw);
 }

@@ -1,13 +1,12 @@
 // CoinPilot's production host on OCI: wires the components and exports what an operator needs.
 import * as pulumi from "@pulumi/pulumi";
-import { launchRetrySettings, loadConfig, loadHostConfig } from "./config";
+import { launchRetrySettings, loadConfig } from "./config";
 import { Network } from "./components/network";
 import { A1Instance } from "./components/instance";
 import { DataStorage } from "./components/storage";
 import { Host } from "./components/host";
 
-const config = loadConfig();
-const hostConfig = loadHostConfig();
+const { stack: config, host: hostConfig } = loadConfig();
 
 const network = new Network("coinpilot-network", {
     compartmentId: config.compartmentId,

@@ -1,7 +1,7 @@
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, ConfigError, DEFAULTS, RawConfig, validateConfig } from "../config";
+import { CONFIG_KEYS, ConfigError, DEFAULTS, RawConfig, validateConfig, validateProgramConfig } from "../config";
 import { checkNetworkCidrs, checkSshCidr, checkSshPublicKey } from "../lib/validate";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA user@example";
@@ -160,6 +160,18 @@ describe("validateConfig: bad input names the key and the fix", () => {
         [{ vcnCidr: "10.0.0.0/24", subnetCidr: "10.0.0.0/16" }, "subnetCidr", /not inside the VCN/],
     ])("network ranges %#", (overrides, key, pattern) => {
         expectProblem(overrides, key, pattern);
+    });
+});
+
+describe("validateProgramConfig", () => {
+    it("reports the instance's and the host's problems in one error", () => {
+        try {
+            validateProgramConfig({ ...GOOD, ocpus: "9" });
+            throw new Error("expected a ConfigError");
+        } catch (err) {
+            const problems = (err as ConfigError).problems;
+            expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/^coinpilot:ocpus: /), expect.stringMatching(/^coinpilot:appRepoUrl: is required/)]));
+        }
     });
 });
 

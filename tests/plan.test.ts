@@ -70,12 +70,15 @@ describe("npm run plan", () => {
     });
 
     it("exits non-zero with the validation message on bad config, and prints no plan", () => {
-        const file = configFile((c) => { c["coinpilot:sshAllowedCidr"] = "0.0.0.0/0"; delete c["coinpilot:imageId"]; });
+        const file = configFile((c) => { c["coinpilot:sshAllowedCidr"] = "0.0.0.0/0"; delete c["coinpilot:imageId"]; delete c["coinpilot:appRepoUrl"]; });
         const { code, stdout, stderr } = plan("--config-file", file);
         expect(code).toBe(1);
         expect(stdout).toBe("");
+        // One report for the whole program: instance and host problems together.
+        expect(stderr).toMatch(/Invalid stack config \(3 problems\)/);
         expect(stderr).toMatch(/coinpilot:sshAllowedCidr: 0\.0\.0\.0\/0 would open SSH/);
         expect(stderr).toMatch(/coinpilot:imageId: is required/);
+        expect(stderr).toMatch(/coinpilot:appRepoUrl: is required/);
     });
 
     it("rejects an unknown argument", () => {
