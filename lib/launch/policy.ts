@@ -7,23 +7,24 @@ import { Classification } from "./classify";
 export interface LaunchRetrySettings {
     /** Pause between two capacity probes, whichever AD they hit. Defaults to 30 s. */
     readonly capacityIntervalSeconds: number;
-    /** First ceiling of the full-jitter backoff after a 429 without Retry-After. Defaults to 480 s. */
+    /** First ceiling of the equal-jitter cool-down after a 429 (the wait is half to all of it). Defaults to 1200 s. */
     readonly throttleBaseSeconds: number;
-    /** Largest ceiling the throttle backoff doubles up to. Defaults to 900 s. */
+    /** Largest ceiling the cool-down doubles up to while 429s keep coming. Defaults to 2400 s. */
     readonly throttleMaxSeconds: number;
     /** Consecutive unclassified errors tolerated before the hunt stops. Defaults to 5. */
     readonly unknownRetries: number;
 }
 
-// Chosen from `npm run bench:hunt` sweeps (README "Capacity hunt"): freed A1 capacity is
-// taken within seconds, so probes pay off in proportion to their rate; 30 s halves the seed's
-// time to instance for the same number of calls while staying under a bucket that a 60 s
-// poll plus background traffic already nearly fills. Throttle ceilings of 480 s then 900 s
-// wait out a busy spell with ~3 429s where 60 s/120 s bases took 4-5.
+// Chosen from `npm run bench:hunt` sweeps on held-out seeds (README "Capacity hunt"): freed A1
+// capacity is taken within seconds, so probes pay off in proportion to their rate; 30 s about
+// halves the seed's time while staying under a bucket that a 60 s poll plus background traffic
+// already nearly fills (27 s drew 429s in calm worlds). A 429 means other traffic owns the
+// bucket for a while (~20 min spells): a 10-20 min cool-down, 20-40 min if the spell persists,
+// outlasts most spells with ~1 429 each, where short full-jitter waits re-probed mid-spell.
 export const DEFAULT_LAUNCH_RETRY: LaunchRetrySettings = {
     capacityIntervalSeconds: 30,
-    throttleBaseSeconds: 480,
-    throttleMaxSeconds: 900,
+    throttleBaseSeconds: 1200,
+    throttleMaxSeconds: 2400,
     unknownRetries: 5,
 };
 
@@ -39,13 +40,10 @@ const CAPACITY_JITTER_RATIO = 0.2;
 /** Spread added on top of a Retry-After hint, for the same reason. */
 const RETRY_AFTER_SPREAD_MS = 2_000;
 /**
- * After a 429 the probe interval stretches (x2 per 429, up to x8) and shrinks back by 5% per
- * answered probe: the tenancy's spare request rate is unknown and shared with other tools,
- * so the hunt settles just under it instead of colliding with it again and again.
+ * 429s less than this apart belong to the same busy spell, so the cool-down keeps doubling:
+ * one answered probe proves little, since a busy bucket still lets some requests through.
  */
-const PACE_BACKOFF = 2;
-const PACE_MAX = 8;
-const PACE_RECOVERY = 0.95;
+const THROTTLE_SPELL_MEMORY_MS = 60 * 60_000;
 
 export type StopReason = "fatal" | "deadline" | "unknown-errors" | "attempt-cap";
 
@@ -75,6 +73,15 @@ export function fullJitterMs(baseMs: number, maxMs: number, step: number, random
     return random() * Math.min(maxMs, baseMs * 2 ** step);
 }
 
+/**
+ * Equal jitter (uniform in [c/2, c], c = min(max, base * 2^step)): still spread, but never a
+ * short wait, so a cool-down cannot end inside the busy spell that caused it by mere chance.
+ */
+export function equalJitterMs(baseMs: number, maxMs: number, step: number, random: () => number): number {
+    const ceiling = Math.min(maxMs, baseMs * 2 ** step);
+    return ceiling / 2 + (random() * ceiling) / 2;
+}
+
 /** Round-robin over the region's ADs; a single-AD region always answers 0. */
 export function nextAdIndex(current: number, adCount: number): number {
     return (current + 1) % adCount;
@@ -96,14 +103,14 @@ export interface HuntPolicyOptions {
     readonly random: () => number;
 }
 
-/** This project's policy: steady jittered probes cycling the ADs, full-jitter backoff on 429. */
+/** This project's policy: steady jittered probes cycling the ADs, an equal-jitter cool-down after a 429. */
 export function createHuntPolicy(options: HuntPolicyOptions): LaunchPolicy {
     const settings = options.settings ?? DEFAULT_LAUNCH_RETRY;
     const { random, deadlineMs } = options;
     const maxAttempts = options.maxAttempts ?? Infinity;
     let throttleStreak = 0;
+    let lastThrottleMs = -Infinity;
     let unknownStreak = 0;
-    let pace = 1;
 
     const stop = (reason: StopReason, message: string): Decision => ({ action: "stop", reason, message });
 
@@ -119,14 +126,16 @@ export function createHuntPolicy(options: HuntPolicyOptions): LaunchPolicy {
             let adIndex = nextAdIndex(failed.adIndex, failed.adCount);
             if (c.kind === "throttle") {
                 unknownStreak = 0;
-                const backoff = fullJitterMs(settings.throttleBaseSeconds * 1000, settings.throttleMaxSeconds * 1000, throttleStreak, random);
+                if (failed.elapsedMs - lastThrottleMs > THROTTLE_SPELL_MEMORY_MS) throttleStreak = 0;
+                lastThrottleMs = failed.elapsedMs;
+                const coolDown = equalJitterMs(settings.throttleBaseSeconds * 1000, settings.throttleMaxSeconds * 1000, throttleStreak, random);
                 throttleStreak += 1;
-                pace = Math.min(PACE_MAX, pace * PACE_BACKOFF);
-                delayMs = c.retryAfterMs !== undefined ? c.retryAfterMs + random() * RETRY_AFTER_SPREAD_MS : backoff;
+                // Retry-After only says when the bucket holds one token again, which busy traffic
+                // takes first: it is a floor under the cool-down, never a shortcut.
+                delayMs = c.retryAfterMs !== undefined ? Math.max(coolDown, c.retryAfterMs + random() * RETRY_AFTER_SPREAD_MS) : coolDown;
                 // A 429 never reached the capacity check, so that AD is still untested.
                 adIndex = failed.adIndex;
             } else if (c.kind === "unknown") {
-                throttleStreak = 0;
                 unknownStreak += 1;
                 if (unknownStreak > settings.unknownRetries) {
                     return stop(
@@ -136,10 +145,8 @@ export function createHuntPolicy(options: HuntPolicyOptions): LaunchPolicy {
                 }
                 delayMs = fullJitterMs(settings.capacityIntervalSeconds * 1000, settings.throttleMaxSeconds * 1000, unknownStreak, random);
             } else {
-                throttleStreak = 0;
                 unknownStreak = 0;
-                const interval = settings.capacityIntervalSeconds * 1000 * pace;
-                pace = Math.max(1, pace * PACE_RECOVERY);
+                const interval = settings.capacityIntervalSeconds * 1000;
                 delayMs = interval * (1 - CAPACITY_JITTER_RATIO + 2 * CAPACITY_JITTER_RATIO * random());
             }
             if (failed.attempt >= maxAttempts) {
