@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { freePort, makeTempDir, runBackupScript, startPostgres, startRedis } from "../tests/helpers/servers";
+import { freePort, makeTempDir, postgresCommandEnv, runBackupScript, startPostgres, startRedis } from "../tests/helpers/servers";
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 100_000);
@@ -47,14 +47,11 @@ async function main(): Promise<void> {
     const cleanups: (() => unknown)[] = [() => pg.stop(), () => source.stop(), () => fs.rmSync(work, { recursive: true, force: true })];
     try {
         fs.writeFileSync(path.join(work, "app.env"), `POSTGRES_USER=${pg.user}\nPOSTGRES_PASSWORD=${pg.password}\nPOSTGRES_DB=${pg.database}\n`);
-        const target = `-h 127.0.0.1 -p ${pg.port}`;
         const env: Record<string, string> = {
             BACKUP_ROOT: path.join(work, "backups"),
             LOG_DIR: path.join(work, "log"),
             ENV_FILE: path.join(work, "app.env"),
-            PG_DUMP_CMD: `${pg.bin("pg_dump")} ${target}`,
-            PSQL_CMD: `${pg.bin("psql")} ${target}`,
-            PG_RESTORE_CMD: `${pg.bin("pg_restore")} ${target}`,
+            ...postgresCommandEnv(pg),
             REHEARSAL_TABLES: "market_data",
             REDIS_CLI: `redis-cli -h 127.0.0.1 -p ${source.port}`,
             REDIS_FILE_CMD: "",

@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { sha256 } from "../lib/hash";
-import { PG_BIN, PgServer, describeWithBinaries, freePort, makeTempDir, requireBinaries, runBackupScript, snapshot, startPostgres } from "./helpers/servers";
+import { PG_BIN, PgServer, describeWithBinaries, freePort, makeTempDir, postgresCommandEnv, requireBinaries, runBackupScript, snapshot, startPostgres } from "./helpers/servers";
 
 jest.setTimeout(60_000);
 
@@ -20,14 +20,11 @@ describeWithBinaries(BINARIES, "postgres backups against a real server", () => {
 
     /** The variables the host gets from defaults, pointed at the throwaway server. */
     function env(root: string, extra: Record<string, string> = {}): Record<string, string> {
-        const target = `-h 127.0.0.1 -p ${pg.port}`;
         return {
             BACKUP_ROOT: root,
             LOG_DIR: path.join(work, "log"),
             ENV_FILE: path.join(work, "app.env"),
-            PG_DUMP_CMD: `${pg.bin("pg_dump")} ${target}`,
-            PSQL_CMD: `${pg.bin("psql")} ${target}`,
-            PG_RESTORE_CMD: `${pg.bin("pg_restore")} ${target}`,
+            ...postgresCommandEnv(pg),
             BACKUP_KINDS: "postgres",
             REHEARSAL_TABLES: Object.keys(TABLES).join(" "),
             ...extra,

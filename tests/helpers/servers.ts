@@ -96,6 +96,16 @@ export interface PgServer {
     stop(): void;
 }
 
+/** The backup scripts' command variables, pointed at a local test server instead of `docker exec`. */
+export function postgresCommandEnv(pg: PgServer): Record<"PG_DUMP_CMD" | "PSQL_CMD" | "PG_RESTORE_CMD", string> {
+    const target = `-h 127.0.0.1 -p ${pg.port}`;
+    return {
+        PG_DUMP_CMD: `${pg.bin("pg_dump")} ${target}`,
+        PSQL_CMD: `${pg.bin("psql")} ${target}`,
+        PG_RESTORE_CMD: `${pg.bin("pg_restore")} ${target}`,
+    };
+}
+
 const PG_USER = "coinpilot";
 
 /** Runs a server-side PostgreSQL binary, as the `postgres` user when we are root. */
