@@ -129,7 +129,7 @@ export function createMockCloud(options: MockCloudOptions = {}): MockCloud {
 export function installMockCloud(
     config: Record<string, string>,
     options: MockCloudOptions = {},
-    project = "coinpilot-infra",
+    project = "coinpilot",
     stack = "prod",
 ): MockCloud {
     const cloud = createMockCloud(options);

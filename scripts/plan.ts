@@ -2,6 +2,7 @@
 // Evaluates index.ts for real under Pulumi's in-process mocks and prints the desired state.
 import { readFileSync } from "fs";
 import { resolve } from "path";
+import { parse } from "yaml";
 import { installMockCloud, resolveOutput, settle } from "../lib/mock-cloud";
 import * as pulumi from "@pulumi/pulumi";
 import { SECRET_MARK, buildPlan, formatPlan, readStackConfig } from "../lib/plan";
@@ -39,7 +40,8 @@ async function main(): Promise<number> {
     const args = parseArgs(process.argv.slice(2));
     const configPath = resolve(args.configFile);
     const stack = /Pulumi\.([^.]+)\.yaml$/.exec(configPath)?.[1] ?? "prod";
-    const cloud = installMockCloud(readStackConfig(configPath), {}, "coinpilot-infra", stack);
+    const project = String(parse(readFileSync(resolve("Pulumi.yaml"), "utf8")).name);
+    const cloud = installMockCloud(readStackConfig(configPath), {}, project, stack);
     let program: Record<string, unknown>;
     try {
         // CommonJS require keeps the order: the mocks above are in place before the program runs.

@@ -1,7 +1,7 @@
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, ConfigError, DEFAULTS, RawConfig, validateConfig, validateProgramConfig } from "../config";
+import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigError, DEFAULTS, RawConfig, validateConfig, validateProgramConfig } from "../config";
 import { checkNetworkCidrs, checkSshCidr, checkSshPublicKey } from "../lib/validate";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA user@example";
@@ -203,6 +203,16 @@ describe("Pulumi.yaml documents the config contract", () => {
         for (const entry of Object.values(documented)) {
             expect(entry.type).toMatch(/^(string|integer|boolean|object|array)$/);
             expect(entry.description.length).toBeGreaterThan(20);
+        }
+    });
+
+    it("follows Pulumi's project rule: typed keys (type/default/secret) are namespaced by the project's name", () => {
+        // `pulumi` refuses the whole project file otherwise ("... is not namespaced by the project and
+        // should not define a type"), so this is what keeps every real command working.
+        expect(project.name).toBe(CONFIG_NAMESPACE);
+        for (const [key, entry] of Object.entries(documented)) {
+            const schema = ["type", "default", "secret", "items"].some((attr) => attr in (entry as object));
+            if (schema && key.includes(":")) expect(key.split(":")[0]).toBe(project.name);
         }
     });
 

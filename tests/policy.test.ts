@@ -20,7 +20,7 @@ function resourceArgs(type: string, props: Record<string, unknown>, opts: Partia
     return {
         type,
         props,
-        urn: `urn:pulumi:prod::coinpilot-infra::${type}::r`,
+        urn: `urn:pulumi:prod::coinpilot::${type}::r`,
         name: "r",
         opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [], ...opts },
         stackTags: new Map(),
@@ -191,7 +191,7 @@ describe("the served policy pack", () => {
         const request = new messages.AnalyzeRequest();
         request.setType(type);
         request.setName("r");
-        request.setUrn(`urn:pulumi:prod::coinpilot-infra::${type}::r`);
+        request.setUrn(`urn:pulumi:prod::coinpilot::${type}::r`);
         request.setProperties(Struct.fromJavaScript(props));
         const options = new messages.AnalyzerResourceOptions();
         options.setProtect(protect);

@@ -222,7 +222,7 @@ describe("the program's storage in the offline plan", () => {
         const { resources } = plan("reserved");
         const runbook = readFileSync(path.join(ROOT, "docs/disaster-recovery.md"), "utf8");
         const urnOf = (r: { type: string; name: string; parent: string | null }) =>
-            `urn:pulumi:prod::coinpilot-infra::${r.parent ? `${r.parent.split("::")[0]}$` : ""}${r.type}::${r.name}`;
+            `urn:pulumi:prod::coinpilot::${r.parent ? `${r.parent.split("::")[0]}$` : ""}${r.type}::${r.name}`;
         const urns = new Set((resources as any[]).map(urnOf));
         const imports = [...runbook.matchAll(/pulumi import '([^']+)' (\S+) <[^>]+> \\?\s*--parent '[^=]+=([^']+)'/g)];
         expect(imports.map((m) => `${m[1]} ${m[2]}`)).toEqual(["oci:Core/volume:Volume coinpilot-data-volume", "oci:Core/publicIp:PublicIp coinpilot-data-ip"]);
@@ -230,7 +230,7 @@ describe("the program's storage in the offline plan", () => {
             expect(resources).toContainEqual(expect.objectContaining({ type, name, parent: "coinpilot:storage:DataStorage::coinpilot-data" }));
         }
         const parents = imports.map((m) => m[3]).filter((u) => u.startsWith("urn:"));
-        expect(parents).toEqual(["urn:pulumi:prod::coinpilot-infra::coinpilot:storage:DataStorage::coinpilot-data"]);
+        expect(parents).toEqual(["urn:pulumi:prod::coinpilot::coinpilot:storage:DataStorage::coinpilot-data"]);
         expect(urns).toContain(parents[0]);
         const replaced = /pulumi up --replace '([^']+)'/.exec(runbook)![1];
         expect(urns).toContain(replaced);
