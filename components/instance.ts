@@ -94,13 +94,22 @@ export class A1Instance extends pulumi.ComponentResource {
             // A kept boot volume would eat the 200 GB free allowance and make the next launch fail with
             // LimitExceeded; data that must survive lives on the separate data volume instead.
             preserveBootVolume: false,
-        }, { ...args.instanceOptions, hooks: withCapacityHunt(args.instanceOptions?.hooks, hunt?.hook), parent: this });
+        }, {
+            ...args.instanceOptions,
+            hooks: withCapacityHunt(args.instanceOptions?.hooks, hunt?.hook),
+            // The replacement can't exist beside the old VM: its hostname label must be unique in the
+            // subnet, the data volume attaches to one VM at a time, and two VMs exceed the free tier.
+            deleteBeforeReplace: true,
+            parent: this,
+        });
         hunt?.watch(this.instance.id);
 
         this.instanceId = this.instance.id;
         this.publicIp = this.instance.publicIp;
         this.privateIp = this.instance.privateIp;
-        this.availabilityDomain = this.instance.availabilityDomain;
+        // The AD as chosen, not as the instance reports it: known at preview even while the VM is being
+        // replaced, and what depends on it (the data volume) does not depend on the VM itself.
+        this.availabilityDomain = pulumi.output(availabilityDomain);
         this.registerOutputs({
             instanceId: this.instanceId,
             publicIp: this.publicIp,

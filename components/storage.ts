@@ -111,7 +111,8 @@ export class DataStorage extends pulumi.ComponentResource {
             volumeId: this.volumeId,
             device: this.devicePath,
             displayName: `${displayName}-attachment`,
-        }, { parent: this });
+            // A volume attaches to one instance at a time: detach from the old VM before the new attach.
+        }, { parent: this, deleteBeforeReplace: true });
 
         if (args.reservePublicIp || args.existingPublicIpId) {
             this.reservedIp = new oci.core.PublicIp(`${name}-ip`, {

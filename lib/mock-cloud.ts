@@ -12,8 +12,11 @@ export interface RecordedResource {
     readonly custom: boolean;
     /** Inputs as sent to the engine; secret values keep Pulumi's secret envelope. */
     readonly inputs: Record<string, unknown>;
+    /** Every resource this one depends on: explicit `dependsOn` and those implied by its inputs. */
+    readonly dependencies: string[];
     readonly options: {
         readonly protect: boolean;
+        readonly deleteBeforeReplace: boolean;
         readonly retainOnDelete: boolean;
         readonly deletedWith: string;
         /** Explicit `dependsOn` only; dependencies implied by inputs are left out. */
@@ -151,8 +154,10 @@ export function installMockCloud(
                     parent: req.getParent(),
                     custom: req.getCustom(),
                     inputs: deserialize(req.getObject()),
+                    dependencies: req.getDependenciesList(),
                     options: {
                         protect: req.getProtect() ?? false,
+                        deleteBeforeReplace: req.getDeletebeforereplace() ?? false,
                         retainOnDelete: req.getRetainondelete() ?? false,
                         deletedWith: req.getDeletedwith(),
                         dependsOn: explicitDependencies(req),

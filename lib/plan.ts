@@ -108,6 +108,7 @@ function lifecycleOptions(resource: RecordedResource, labels: Map<string, string
     const o = resource.options;
     const options: Record<string, unknown> = {};
     if (o.protect) options.protect = true;
+    if (o.deleteBeforeReplace) options.deleteBeforeReplace = true;
     if (o.retainOnDelete) options.retainOnDelete = true;
     if (o.deletedWith) options.deletedWith = labels.get(o.deletedWith) ?? o.deletedWith;
     if (o.dependsOn.length) options.dependsOn = o.dependsOn.map((urn) => labels.get(urn) ?? urn);

@@ -91,8 +91,8 @@ describe("npm run plan", () => {
 describe("plan formatting", () => {
     const secret = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: "hunter2" };
     const recorded: RecordedResource[] = [
-        { type: "t:a:A", name: "a", urn: "urn:a", parent: "urn:stack", custom: false, inputs: {}, options: { protect: false, retainOnDelete: false, deletedWith: "", dependsOn: [], ignoreChanges: [], replaceOnChanges: [], errorHooks: [] } },
-        { type: "t:b:B", name: "b", urn: "urn:b", parent: "urn:a", custom: true, inputs: { password: secret, list: [secret, "plain"], nested: { token: secret } }, options: { protect: true, retainOnDelete: true, deletedWith: "urn:a", dependsOn: ["urn:a"], ignoreChanges: [], replaceOnChanges: [], errorHooks: [] } },
+        { type: "t:a:A", name: "a", urn: "urn:a", parent: "urn:stack", custom: false, inputs: {}, dependencies: [], options: { protect: false, deleteBeforeReplace: false, retainOnDelete: false, deletedWith: "", dependsOn: [], ignoreChanges: [], replaceOnChanges: [], errorHooks: [] } },
+        { type: "t:b:B", name: "b", urn: "urn:b", parent: "urn:a", custom: true, inputs: { password: secret, list: [secret, "plain"], nested: { token: secret } }, dependencies: ["urn:a"], options: { protect: true, deleteBeforeReplace: true, retainOnDelete: true, deletedWith: "urn:a", dependsOn: ["urn:a"], ignoreChanges: [], replaceOnChanges: [], errorHooks: [] } },
     ];
 
     it("shows secrets only as [secret], in text and JSON", () => {
@@ -114,7 +114,7 @@ describe("plan formatting", () => {
     it("names parents and lifecycle options by type::name", () => {
         const built = buildPlan("s", recorded, {});
         expect(built.resources[0].parent).toBeNull();
-        expect(built.resources[1]).toMatchObject({ parent: "t:a:A::a", options: { protect: true, retainOnDelete: true, deletedWith: "t:a:A::a", dependsOn: ["t:a:A::a"] } });
+        expect(built.resources[1]).toMatchObject({ parent: "t:a:A::a", options: { protect: true, deleteBeforeReplace: true, retainOnDelete: true, deletedWith: "t:a:A::a", dependsOn: ["t:a:A::a"] } });
         expect(formatPlan(built)).toMatch(/\+ t:a:A {2}a\n {4}\+ t:b:B {2}b/);
     });
 });
