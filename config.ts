@@ -6,16 +6,13 @@ import { DEFAULT_LAUNCH_DEADLINE_MINUTES, DEFAULT_LAUNCH_RETRY, LaunchRetrySetti
 import { isDiscordWebhookUrl, SecretText } from "./lib/launch/notify";
 import { envLine } from "./lib/env-file";
 import { GENERATED_SECRETS, GeneratedEnvKey, OVERRIDE_CONFIG_KEYS, overrideConfigKey } from "./lib/generated-secrets";
+import { A1_FLEX, BLOCK_VOLUME, FREE_TIER } from "./lib/limits";
 
 export const CONFIG_NAMESPACE = "coinpilot";
 
-/** Free-tier allowance for Ampere A1 in a tenancy (all A1 instances together). */
-export const FREE_TIER = { ocpus: 4, memoryInGbs: 24, blockStorageInGbs: 200 } as const;
-/** VM.Standard.A1.Flex limits per instance. */
-export const A1_FLEX = { maxOcpus: 80, minMemoryPerOcpu: 1, maxMemoryPerOcpu: 64, maxMemoryInGbs: 512 } as const;
-export const BOOT_VOLUME = { minInGbs: 50, maxInGbs: 32768 } as const;
-/** OCI block volume size limits (GB) for the data volume. */
-export const DATA_VOLUME = { minInGbs: 50, maxInGbs: 32768 } as const;
+// Sizing limits (FREE_TIER, A1_FLEX, BLOCK_VOLUME) live in lib/limits.ts, shared with the policy pack.
+/** Alias kept until components/storage.ts imports BLOCK_VOLUME from lib/limits. */
+export { BLOCK_VOLUME as DATA_VOLUME } from "./lib/limits";
 
 /** Defaults for optional keys; Pulumi.yaml documents the same values (a test keeps them equal). */
 export const DEFAULTS = {
@@ -154,8 +151,8 @@ export function validateConfig(raw: RawConfig): StackConfig {
     const ocpus = r.number("ocpus", DEFAULTS.ocpus, { min: 1, max: A1_FLEX.maxOcpus, integer: true });
     const memoryInGbs = r.number("memoryInGbs", DEFAULTS.memoryInGbs, { min: 1, max: A1_FLEX.maxMemoryInGbs, integer: true });
     const bootVolumeSizeInGbs = r.number("bootVolumeSizeInGbs", DEFAULTS.bootVolumeSizeInGbs, {
-        min: BOOT_VOLUME.minInGbs,
-        max: BOOT_VOLUME.maxInGbs,
+        min: BLOCK_VOLUME.minInGbs,
+        max: BLOCK_VOLUME.maxInGbs,
         integer: true,
     });
     const perOcpu = memoryInGbs / ocpus;
@@ -171,7 +168,7 @@ export function validateConfig(raw: RawConfig): StackConfig {
         }
     }
 
-    const dataVolumeSizeInGbs = r.number("dataVolumeSizeInGbs", DEFAULTS.dataVolumeSizeInGbs, { min: DATA_VOLUME.minInGbs, max: DATA_VOLUME.maxInGbs, integer: true });
+    const dataVolumeSizeInGbs = r.number("dataVolumeSizeInGbs", DEFAULTS.dataVolumeSizeInGbs, { min: BLOCK_VOLUME.minInGbs, max: BLOCK_VOLUME.maxInGbs, integer: true });
     const dataVolumeId = r.string("dataVolumeId", "");
     r.check("dataVolumeId", dataVolumeId, (v) => checkOcid(v, ["volume"]));
     const reservePublicIp = r.boolean("reservePublicIp", DEFAULTS.reservePublicIp);

@@ -1,8 +1,9 @@
 // The mandatory policies, one object each so tests call their validators directly.
-// Port and CIDR facts come from the program's own pure modules (one definition of the internal ports).
+// Port, CIDR and sizing facts come from the program's own pure modules (one definition of each).
 import { EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { ANYWHERE, INTERNAL_PORTS, PROTOCOL, exposedInternalPorts } from "../lib/ingress";
 import { parseCidr } from "../lib/validate";
+import { A1_FLEX_SHAPE, FREE_TIER } from "../lib/limits";
 
 // Re-exported so tests outside policy/ (which resolve packages from the root) can type their fakes.
 export type { PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
@@ -14,7 +15,6 @@ export const SECURITY_LIST_TYPES = ["oci:Core/securityList:SecurityList", "oci:C
 export const NSG_RULE_TYPE = "oci:Core/networkSecurityGroupSecurityRule:NetworkSecurityGroupSecurityRule";
 export const INSTANCE_TYPE = "oci:Core/instance:Instance";
 export const VOLUME_TYPE = "oci:Core/volume:Volume";
-export const A1_FLEX_SHAPE = "VM.Standard.A1.Flex";
 
 /** Ports anyone on the internet may reach. */
 export const WEB_PORTS = [80, 443] as const;
@@ -124,8 +124,8 @@ export interface ShapeLimits {
     readonly allowPaid: boolean;
 }
 
-/** The Always Free A1 allowance (a test keeps it equal to config.ts's FREE_TIER). */
-export const SHAPE_DEFAULTS: ShapeLimits = { maxOcpus: 4, maxMemoryInGbs: 24, allowPaid: false };
+/** The Always Free A1 allowance, the same numbers config.ts checks coinpilot:ocpus/memoryInGbs against. */
+const SHAPE_DEFAULTS: ShapeLimits = { maxOcpus: FREE_TIER.ocpus, maxMemoryInGbs: FREE_TIER.memoryInGbs, allowPaid: false };
 
 export const a1FlexWithinLimits: ResourceValidationPolicy = {
     name: "a1-flex-within-limits",

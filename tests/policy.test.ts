@@ -3,8 +3,8 @@
 import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
 import { PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy } from "../policy/policies";
-import { a1FlexWithinLimits, dataVolumeProtected, noInternalPorts, policies, SHAPE_DEFAULTS, sshFromSingleAddress } from "../policy/policies";
-import { FREE_TIER } from "../config";
+import { a1FlexWithinLimits, dataVolumeProtected, noInternalPorts, policies, sshFromSingleAddress } from "../policy/policies";
+import { A1_FLEX_SHAPE, FREE_TIER } from "../lib/limits";
 import { A1_SHAPE } from "../components/instance";
 import { ingressRules, INTERNAL_PORTS } from "../lib/ingress";
 
@@ -111,9 +111,16 @@ describe("no-internal-port-ingress", () => {
 describe("a1-flex-within-limits", () => {
     const instance = (shape: string, shapeConfig?: object) => resourceArgs(INSTANCE, { shape, ...(shapeConfig ? { shapeConfig } : {}) });
 
-    it("has the free-tier defaults config.ts uses, and the program's shape name", () => {
-        expect(SHAPE_DEFAULTS).toEqual({ maxOcpus: FREE_TIER.ocpus, maxMemoryInGbs: FREE_TIER.memoryInGbs, allowPaid: false });
-        expect(A1_SHAPE).toBe("VM.Standard.A1.Flex");
+    it("enforces lib/limits' free allowance (the one config.ts checks) when given no policy config, on the shape the program launches", async () => {
+        expect(A1_SHAPE).toBe(A1_FLEX_SHAPE);
+        const { ocpus, memoryInGbs } = FREE_TIER;
+        expect(await violations(a1FlexWithinLimits, instance(A1_SHAPE, { ocpus, memoryInGbs }))).toEqual([]);
+        expect(await violations(a1FlexWithinLimits, instance(A1_SHAPE, { ocpus: ocpus + 1, memoryInGbs }))).toEqual([
+            expect.stringContaining(`${ocpus + 1} OCPUs exceeds the limit of ${ocpus}`),
+        ]);
+        expect(await violations(a1FlexWithinLimits, instance(A1_SHAPE, { ocpus, memoryInGbs: memoryInGbs + 1 }))).toEqual([
+            expect.stringContaining(`${memoryInGbs + 1} GB exceeds the limit of ${memoryInGbs} GB`),
+        ]);
     });
 
     it("passes 2 OCPU / 12 GB and the full 4 / 24 allowance", async () => {
