@@ -9,6 +9,7 @@ import { GENERATED_SECRETS, GeneratedEnvKey } from "../lib/generated-secrets";
 import { DATA_MOUNT_POINT, DOCKER_DATA_ROOT } from "../lib/data-layout";
 import { Backups } from "./backups";
 import { sha256 } from "../lib/hash";
+import { HOST_DEFAULTS, checkAppRef, checkAppRepoUrl, keyName } from "../config";
 
 export const HOST_ASSETS_DIR = path.resolve(__dirname, "..", "assets", "host");
 /** Private directory on the host that the step scripts are copied into (created by the first step). */
@@ -97,19 +98,16 @@ export function shellCommand(words: readonly string[]): string {
     return words.map((w) => (/^[A-Za-z0-9_.,:\/@=+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
 }
 
-const REF = /^[A-Za-z0-9._\/-]+$/;
-
+/** The same checks config.ts runs on the stack config, for a Host constructed with other values. */
 function checkArgs(args: HostArgs): string[] {
-    const problems: string[] = [];
-    const url = args.appRepoUrl;
-    if (!/^https:\/\/[^\s'"@]+$/.test(url)) {
-        problems.push(`coinpilot:appRepoUrl "${url}" must be an https:// URL without credentials (a private repo's token goes in coinpilot:appRepoToken)`);
-    }
-    const ref = args.appRef ?? "main";
-    if (!REF.test(ref) || ref.startsWith("-") || ref.includes("..")) {
-        problems.push(`coinpilot:appRef "${ref}" must be a tag, branch or commit (letters, digits, '.', '_', '-', '/')`);
-    }
-    return problems;
+    const checks: [string, string, (text: string) => string | undefined][] = [
+        ["appRepoUrl", args.appRepoUrl, checkAppRepoUrl],
+        ["appRef", args.appRef ?? HOST_DEFAULTS.appRef, checkAppRef],
+    ];
+    return checks.flatMap(([key, value, check]) => {
+        const problem = check(value);
+        return problem ? [`${keyName(key)}: ${problem}`] : [];
+    });
 }
 
 /**

@@ -298,7 +298,7 @@ describe("Host options and validation", () => {
     });
 
     it.each([
-        ["git@github.com:example/coin-pilot.git", /coinpilot:appRepoUrl .* must be an https:\/\/ URL/],
+        ["git@github.com:example/coin-pilot.git", /coinpilot:appRepoUrl: .* must be an https:\/\/ URL/],
         ["https://user:token@github.com/example/coin-pilot.git", /without credentials/],
     ])("refuses appRepoUrl %s before creating any step", (url, message) => {
         resetCreated();
@@ -307,6 +307,6 @@ describe("Host options and validation", () => {
     });
 
     it.each(["--upload-pack=x", "v1 v2", "a..b"])("refuses appRef %p", (ref) => {
-        expect(() => makeHost(`badref${ref.length}`, { appRef: ref })).toThrow(/coinpilot:appRef/);
+        expect(() => makeHost(`badref${ref.length}`, { appRef: ref })).toThrow(/coinpilot:appRef: .* must be a tag, branch or commit/);
     });
 });
