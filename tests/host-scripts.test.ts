@@ -371,6 +371,39 @@ describe("health-check.sh (recorded compose output)", () => {
         expect(result.stderr).toMatch(/not healthy after 2 checks:\nbot: exited\ngrafana: running unhealthy/);
     });
 
+    describe("a run-once service (migrations, init)", () => {
+        const withMigrate = (edit: (migrate: Record<string, any>) => void = () => {}) =>
+            composeConfig((s) => {
+                s.migrate = {};
+                edit(s.migrate);
+            });
+        const psWith = (migrate: Record<string, unknown>) => [...psRows(), { Name: "coinpilot-migrate", Service: "migrate", Health: "", ...migrate }].map((r) => JSON.stringify(r)).join("\n");
+
+        it.each([
+            ["no restart key (Compose's default)", () => {}],
+            ['restart: "no"', (m: Record<string, any>) => (m.restart = "no")],
+        ])("counts as done once its container exited 0, with %s", (_label, edit) => {
+            const result = check({ config: withMigrate(edit), ps: psWith({ State: "exited", ExitCode: 0 }) });
+            expect(result.stderr).toBe("");
+            expect(result.status).toBe(0);
+        });
+
+        it("still fails when it exited non-zero, and names the exit code", () => {
+            const result = check({ config: withMigrate((m) => (m.restart = "no")), ps: psWith({ State: "exited", ExitCode: 3 }) });
+            expect(result.status).toBe(1);
+            expect(result.stderr).toMatch(/not healthy after 2 checks:\nmigrate: exited \(exit 3\)\n/);
+        });
+
+        it.each([
+            ['restart: "unless-stopped"', (m: Record<string, any>) => (m.restart = "unless-stopped")],
+            ["a deploy restart policy", (m: Record<string, any>) => (m.deploy = { restart_policy: { condition: "any" } })],
+        ])("is no run-once service with %s: exited 0 fails", (_label, edit) => {
+            const result = check({ config: withMigrate(edit), ps: psWith({ State: "exited", ExitCode: 0 }) });
+            expect(result.status).toBe(1);
+            expect(result.stderr).toMatch(/migrate: exited \(exit 0\)/);
+        });
+    });
+
     it("waits while the unit is still starting", () => {
         const result = check({ unit: "activating/start", attempts: 2 });
         expect(result.status).toBe(1);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Step 7: the deploy is healthy when the unit is "active (exited)" (a oneshot that started the
-# stack) and every Compose service has a running container that is not unhealthy. Fails at once,
+# stack) and every Compose service has a running container that is not unhealthy, or, for a run-once
+# service (migrations, init: restart "no"), a container that exited 0. Fails at once,
 # loudly, if a port other than the public ones is published on all interfaces: the internal
 # services (db, redis, n8n, dashboard, grafana, prometheus) must stay on 127.0.0.1.
 # On failure prints the unit's journal tail and `compose ps`.
@@ -20,7 +21,8 @@ usage="usage: health-check.sh UNIT_NAME APP_DIR COMPOSE_FILE ENV_FILE"
 
 # Checks recorded Compose output (python3 ships with every Ubuntu cloud image). Modes:
 #   exposed CONFIG_JSON            ports published on all interfaces, other than PUBLIC_PORTS
-#   not-running CONFIG_JSON PS_JSON  services without a running, not-unhealthy container
+#   not-running CONFIG_JSON PS_JSON  services without a running, not-unhealthy container, except
+#                                  run-once services (restart "no") whose container exited 0
 # `compose ps --format json` is a JSON array before Compose 2.21 and one object per line since.
 inspect() {
     python3 - "$@" <<'PY'
@@ -42,8 +44,26 @@ elif mode == "not-running":
     with open(sys.argv[3]) as f:
         text = f.read().strip()
     rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line.strip()]
-    good = {r.get("Service") for r in rows if r.get("State") == "running" and r.get("Health", "") != "unhealthy"}
-    seen = {r.get("Service"): ("%s %s" % (r.get("State"), r.get("Health", ""))).strip() for r in rows}
+
+    def run_once(name):
+        # restart "no" (Compose's default) and no deploy restart policy: a migration or init job.
+        service = services.get(name) or {}
+        condition = ((service.get("deploy") or {}).get("restart_policy") or {}).get("condition")
+        return service.get("restart", "no") == "no" and condition in (None, "none")
+
+    def done(r):
+        if r.get("State") == "running":
+            return r.get("Health", "") != "unhealthy"
+        return r.get("State") == "exited" and r.get("ExitCode") == 0 and run_once(r.get("Service"))
+
+    def describe(r):
+        words = [str(r.get("State")), r.get("Health") or ""]
+        if r.get("State") == "exited" and "ExitCode" in r:
+            words.append("(exit %s)" % r["ExitCode"])
+        return " ".join(w for w in words if w)
+
+    good = {r.get("Service") for r in rows if done(r)}
+    seen = {r.get("Service"): describe(r) for r in rows}
     for name in sorted(set(services) - good):
         print("%s: %s" % (name, seen.get(name, "no container")))
 else:
