@@ -9,6 +9,7 @@ import { GENERATED_SECRETS, GeneratedEnvKey } from "../lib/generated-secrets";
 import { DATA_MOUNT_POINT, DOCKER_DATA_ROOT } from "../lib/data-layout";
 import { Backups } from "./backups";
 import { sha256 } from "../lib/hash";
+import { shellCommand } from "../lib/shell";
 import { HOST_DEFAULTS, checkAppRef, checkAppRepoUrl, keyName } from "../config";
 
 export const HOST_ASSETS_DIR = path.resolve(__dirname, "..", "assets", "host");
@@ -91,11 +92,6 @@ export interface HostArgs {
 /** Content hash of a shipped asset: the trigger that re-runs exactly the steps shipping it. */
 export function assetHash(file: string): string {
     return sha256(readFileSync(file));
-}
-
-/** Single-quotes each word for the remote shell; the words are validated paths, URLs and refs. */
-export function shellCommand(words: readonly string[]): string {
-    return words.map((w) => (/^[A-Za-z0-9_.,:\/@=+-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(" ");
 }
 
 /** The same checks config.ts runs on the stack config, for a Host constructed with other values. */
@@ -200,7 +196,7 @@ export class Host extends pulumi.ComponentResource {
         }
         const docker = step("docker", [DEPLOY_USER]);
         // The backups call `docker exec` into the stack's containers: install them once Docker exists.
-        new Backups(`${name}-backups`, { connection, instanceId: args.instanceId }, { parent: this, dependsOn: [docker] });
+        new Backups(`${name}-backups`, { connection, instanceId: args.instanceId, instance: args.instance, after: [docker] }, { parent: this, dependsOn: [docker] });
         step("firewall", []);
         const checkout = step("checkout", [args.appRepoUrl, appRef, unit.appDir, DEPLOY_USER], {
             // Always one line on stdin, empty for a public repository.
