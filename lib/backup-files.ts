@@ -3,6 +3,7 @@
 // in, so tests can change one asset's content and see which copy would re-run.
 import { BACKUP_ROOT, DATA_MOUNT_POINT } from "./data-layout";
 import { sha256 } from "./hash";
+import { shellCommand, shellQuote } from "./shell";
 
 /**
  * Where the scripts live on the host. Not under /opt/coin-pilot: that is the app's git checkout,
@@ -17,11 +18,12 @@ export const CRON_FILE_PATH = "/etc/cron.d/coinpilot-backup";
 /** Rotates LOG_DIR/*.log weekly, 8 kept, compressed. */
 export const LOGROTATE_FILE_PATH = "/etc/logrotate.d/coinpilot";
 /**
- * The SSH user cannot write root-owned paths, so CopyToRemote uploads here and the install step
- * moves each file into place as root with its mode. Under /var/tmp so it survives reboots: the
- * install step re-installs every file whenever any copy changes.
+ * The SSH user cannot write root-owned paths, so CopyToRemote uploads here and each file's own
+ * install step copies it into place as root with its mode. Under /var/lib, which no tmpfiles.d
+ * rule ages (Ubuntu cleans /var/tmp after 30 days untouched), and a staged copy is only ever read
+ * by its own install step, so a missing sibling can never fail it.
  */
-export const STAGING_DIR = "/var/tmp/coinpilot-staging/backup";
+export const STAGING_DIR = "/var/lib/coinpilot-ops/staging/backup";
 
 export interface BackupAsset {
     /** Short role, used in resource names (`${name}-copy-<role>`). */
@@ -69,26 +71,37 @@ export function planBackupCopies(read: (source: string) => string | Buffer): Pla
     return BACKUP_ASSETS.map((asset) => ({ ...asset, stagingPath: stagingPath(asset), sha256: sha256(read(asset.source)) }));
 }
 
-function quote(word: string): string {
-    return /^[A-Za-z0-9_./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+function parent(dir: string): string {
+    return dir.slice(0, dir.lastIndexOf("/"));
 }
 
-/** Creates the install, backup, log and staging directories (idempotent; `install -d` also fixes modes). */
+/**
+ * Creates the install, backup, log and staging directories (idempotent; `install -d` also fixes
+ * modes) and installs sqlite3, which the restore rehearsal runs on the host to check the n8n
+ * database: the n8n image does not ship it, and the check must not depend on the container.
+ */
 export function directoriesCommand(): string {
     const backupDirs = [BACKUP_ROOT, ...BACKUP_KINDS.map((kind) => `${BACKUP_ROOT}/${kind}`)];
-    const stagingParent = STAGING_DIR.slice(0, STAGING_DIR.lastIndexOf("/"));
+    const stagingParents = [parent(parent(STAGING_DIR)), parent(STAGING_DIR)];
+    const apt = "sudo DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=600";
     return [
         "set -eu",
-        `sudo install -d -o root -g root -m 0755 ${quote(BACKUP_INSTALL_DIR.slice(0, BACKUP_INSTALL_DIR.lastIndexOf("/")))} ${quote(BACKUP_INSTALL_DIR)}`,
+        `sudo install -d -o root -g root -m 0755 ${shellCommand([parent(BACKUP_INSTALL_DIR), BACKUP_INSTALL_DIR])}`,
         // The mount point exists already when the data volume is mounted; without one it is a plain directory.
-        `sudo install -d -o root -g root -m 0755 ${quote(DATA_MOUNT_POINT)}`,
-        `sudo install -d -o root -g root -m 0700 ${backupDirs.map(quote).join(" ")}`,
-        `sudo install -d -o root -g root -m 0755 ${quote(LOG_DIR)}`,
-        `sudo install -d -o "$(id -un)" -m 0700 ${quote(stagingParent)} ${quote(STAGING_DIR)}`,
+        `sudo install -d -o root -g root -m 0755 ${shellQuote(DATA_MOUNT_POINT)}`,
+        `sudo install -d -o root -g root -m 0700 ${shellCommand(backupDirs)}`,
+        `sudo install -d -o root -g root -m 0755 ${shellQuote(LOG_DIR)}`,
+        `sudo install -d -o root -g root -m 0755 ${shellCommand(stagingParents)}`,
+        `sudo install -d -o "$(id -un)" -m 0700 ${shellQuote(STAGING_DIR)}`,
+        // Package lists may be older than the archive's current sqlite3: refresh them only when needed.
+        `command -v sqlite3 >/dev/null || { ${apt} update && ${apt} install sqlite3; }`,
     ].join("\n");
 }
 
-/** Installs every staged file as root with its mode (the cron file last, once the scripts it runs exist). */
-export function installCommand(copies: readonly PlannedCopy[]): string {
-    return ["set -eu", ...copies.map((c) => `sudo install -o root -g root -m ${c.mode} ${quote(c.stagingPath)} ${quote(c.remotePath)}`)].join("\n");
+/**
+ * Installs one staged file as root with its mode. One command per file: a changed asset re-runs
+ * only its own install, which reads only its own staged copy.
+ */
+export function installCommand(copy: PlannedCopy): string {
+    return `sudo install -o root -g root -m ${copy.mode} ${shellQuote(copy.stagingPath)} ${shellQuote(copy.remotePath)}`;
 }

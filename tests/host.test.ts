@@ -97,6 +97,12 @@ describe("Host under mocks", () => {
         expect(backups.type).toBe("coinpilot:host:Backups");
         expect(backups.parent).toBe(byName("h1").urn);
         expect(backups.options.dependsOn).toEqual([byName("h1-docker").urn]);
+        // Its own steps too: each waits for Docker itself and goes with the VM.
+        const steps = created.filter((r) => r.parent === backups.urn);
+        expect(steps.length).toBeGreaterThan(0);
+        for (const step of steps) {
+            expect([step.name, step.options.dependsOn[0], step.options.deletedWith]).toEqual([step.name, byName("h1-docker").urn, byName("h1-a1-vm").urn]);
+        }
     });
 
     it("keeps generated passwords out of deletedWith and protected: a recreated VM must find the same database password", () => {
