@@ -12,7 +12,6 @@ export const CONFIG_NAMESPACE = "coinpilot";
 
 // Sizing limits (FREE_TIER, A1_FLEX, BLOCK_VOLUME) live in lib/limits.ts, shared with the policy pack.
 /** Alias kept until components/storage.ts imports BLOCK_VOLUME from lib/limits. */
-export { BLOCK_VOLUME as DATA_VOLUME } from "./lib/limits";
 
 /** Defaults for optional keys; Pulumi.yaml documents the same values (a test keeps them equal). */
 export const DEFAULTS = {

@@ -2,8 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as oci from "@pulumi/oci";
 import { DEFAULTS } from "../config";
 import { CapacityHuntArgs, createInstanceCapacityHunt } from "../lib/launch/engine-hook";
+import { A1_FLEX_SHAPE } from "../lib/limits";
 
-export const A1_SHAPE = "VM.Standard.A1.Flex";
 
 export interface A1InstanceArgs {
     /** OCID of the compartment the instance lives in. */
@@ -72,7 +72,7 @@ export class A1Instance extends pulumi.ComponentResource {
             availabilityDomain,
             // Fault domain left unset on purpose: OCI then places the VM in any FD with capacity.
             displayName,
-            shape: A1_SHAPE,
+            shape: A1_FLEX_SHAPE,
             shapeConfig: {
                 ocpus: args.ocpus ?? DEFAULTS.ocpus,
                 memoryInGbs: args.memoryInGbs ?? DEFAULTS.memoryInGbs,

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as oci from "@pulumi/oci";
-import { DATA_VOLUME, DEFAULTS } from "../config";
+import { DEFAULTS } from "../config";
+import { BLOCK_VOLUME } from "../lib/limits";
 import { checkOcid } from "../lib/validate";
 import { DATA_DEVICE_PATH } from "../lib/data-layout";
 
@@ -35,8 +36,8 @@ export interface DataStorageArgs {
 export function checkStorageArgs(args: Pick<DataStorageArgs, "sizeInGbs" | "existingVolumeId" | "existingPublicIpId">): string[] {
     const problems: string[] = [];
     const size = args.sizeInGbs ?? DEFAULTS.dataVolumeSizeInGbs;
-    if (!Number.isInteger(size) || size < DATA_VOLUME.minInGbs || size > DATA_VOLUME.maxInGbs) {
-        problems.push(`coinpilot:dataVolumeSizeInGbs ${size} must be a whole number of GB in ${DATA_VOLUME.minInGbs}–${DATA_VOLUME.maxInGbs}`);
+    if (!Number.isInteger(size) || size < BLOCK_VOLUME.minInGbs || size > BLOCK_VOLUME.maxInGbs) {
+        problems.push(`coinpilot:dataVolumeSizeInGbs ${size} must be a whole number of GB in ${BLOCK_VOLUME.minInGbs}–${BLOCK_VOLUME.maxInGbs}`);
     }
     const volume = args.existingVolumeId && checkOcid(args.existingVolumeId, ["volume"]);
     if (volume) problems.push(`coinpilot:dataVolumeId: ${volume}`);

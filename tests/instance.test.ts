@@ -1,6 +1,7 @@
 import { byName, byType, created, invokes, parentOf, resolve, settle, useConfig } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
-import { A1Instance, A1_SHAPE, hostnameLabel, pickAvailabilityDomain } from "../components/instance";
+import { A1Instance, hostnameLabel, pickAvailabilityDomain } from "../components/instance";
+import { A1_FLEX_SHAPE } from "../lib/limits";
 
 const BASE = {
     compartmentId: "ocid1.compartment.oc1..aaaaaaaaexamplecompartmentexampleexample",
@@ -19,7 +20,7 @@ describe("A1Instance", () => {
         expect(vm.type).toBe("oci:Core/instance:Instance");
         expect(parentOf(vm)?.type).toBe("coinpilot:compute:A1Instance");
         expect(vm.inputs).toMatchObject({
-            shape: A1_SHAPE,
+            shape: A1_FLEX_SHAPE,
             shapeConfig: { ocpus: 4, memoryInGbs: 24 },
             sourceDetails: { sourceType: "image", sourceId: BASE.imageId, bootVolumeSizeInGbs: "100" },
             createVnicDetails: { subnetId: BASE.subnetId, assignPublicIp: "true", hostnameLabel: "coinpilot-ins" },

@@ -5,7 +5,6 @@ import * as path from "path";
 import { PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy } from "../policy/policies";
 import { a1FlexWithinLimits, dataVolumeProtected, noInternalPorts, policies, sshFromSingleAddress } from "../policy/policies";
 import { A1_FLEX_SHAPE, FREE_TIER } from "../lib/limits";
-import { A1_SHAPE } from "../components/instance";
 import { ingressRules, INTERNAL_PORTS } from "../lib/ingress";
 
 const POLICY_DIR = path.resolve(__dirname, "..", "policy");
@@ -112,38 +111,37 @@ describe("a1-flex-within-limits", () => {
     const instance = (shape: string, shapeConfig?: object) => resourceArgs(INSTANCE, { shape, ...(shapeConfig ? { shapeConfig } : {}) });
 
     it("enforces lib/limits' free allowance (the one config.ts checks) when given no policy config, on the shape the program launches", async () => {
-        expect(A1_SHAPE).toBe(A1_FLEX_SHAPE);
         const { ocpus, memoryInGbs } = FREE_TIER;
-        expect(await violations(a1FlexWithinLimits, instance(A1_SHAPE, { ocpus, memoryInGbs }))).toEqual([]);
-        expect(await violations(a1FlexWithinLimits, instance(A1_SHAPE, { ocpus: ocpus + 1, memoryInGbs }))).toEqual([
+        expect(await violations(a1FlexWithinLimits, instance(A1_FLEX_SHAPE, { ocpus, memoryInGbs }))).toEqual([]);
+        expect(await violations(a1FlexWithinLimits, instance(A1_FLEX_SHAPE, { ocpus: ocpus + 1, memoryInGbs }))).toEqual([
             expect.stringContaining(`${ocpus + 1} OCPUs exceeds the limit of ${ocpus}`),
         ]);
-        expect(await violations(a1FlexWithinLimits, instance(A1_SHAPE, { ocpus, memoryInGbs: memoryInGbs + 1 }))).toEqual([
+        expect(await violations(a1FlexWithinLimits, instance(A1_FLEX_SHAPE, { ocpus, memoryInGbs: memoryInGbs + 1 }))).toEqual([
             expect.stringContaining(`${memoryInGbs + 1} GB exceeds the limit of ${memoryInGbs} GB`),
         ]);
     });
 
     it("passes 2 OCPU / 12 GB and the full 4 / 24 allowance", async () => {
-        expect(await violations(a1FlexWithinLimits, instance(A1_SHAPE, { ocpus: 2, memoryInGbs: 12 }))).toEqual([]);
-        expect(await violations(a1FlexWithinLimits, instance(A1_SHAPE, { ocpus: 4, memoryInGbs: 24 }))).toEqual([]);
+        expect(await violations(a1FlexWithinLimits, instance(A1_FLEX_SHAPE, { ocpus: 2, memoryInGbs: 12 }))).toEqual([]);
+        expect(await violations(a1FlexWithinLimits, instance(A1_FLEX_SHAPE, { ocpus: 4, memoryInGbs: 24 }))).toEqual([]);
     });
 
     it("rejects another shape, a missing shapeConfig and sizes over the allowance", async () => {
         expect(await violations(a1FlexWithinLimits, instance("VM.Standard.E4.Flex", { ocpus: 1, memoryInGbs: 8 }))).toEqual([
             expect.stringContaining('shape "VM.Standard.E4.Flex" is not VM.Standard.A1.Flex'),
         ]);
-        expect(await violations(a1FlexWithinLimits, instance(A1_SHAPE))).toEqual([expect.stringContaining("needs shapeConfig")]);
-        expect(await violations(a1FlexWithinLimits, instance(A1_SHAPE, { ocpus: 5, memoryInGbs: 32 }))).toEqual([
+        expect(await violations(a1FlexWithinLimits, instance(A1_FLEX_SHAPE))).toEqual([expect.stringContaining("needs shapeConfig")]);
+        expect(await violations(a1FlexWithinLimits, instance(A1_FLEX_SHAPE, { ocpus: 5, memoryInGbs: 32 }))).toEqual([
             expect.stringContaining("5 OCPUs exceeds the limit of 4"),
             expect.stringContaining("32 GB exceeds the limit of 24 GB"),
         ]);
     });
 
     it("reads its limits from policy config, and allowPaid lifts them but not the shape", async () => {
-        const big = resourceArgs(INSTANCE, { shape: A1_SHAPE, shapeConfig: { ocpus: 2, memoryInGbs: 12 } }, {}, { maxOcpus: 1 });
+        const big = resourceArgs(INSTANCE, { shape: A1_FLEX_SHAPE, shapeConfig: { ocpus: 2, memoryInGbs: 12 } }, {}, { maxOcpus: 1 });
         expect(await violations(a1FlexWithinLimits, big)).toEqual([expect.stringContaining("2 OCPUs exceeds the limit of 1")]);
         const paid = (shape: string) => resourceArgs(INSTANCE, { shape, shapeConfig: { ocpus: 8, memoryInGbs: 48 } }, {}, { allowPaid: true });
-        expect(await violations(a1FlexWithinLimits, paid(A1_SHAPE))).toEqual([]);
+        expect(await violations(a1FlexWithinLimits, paid(A1_FLEX_SHAPE))).toEqual([]);
         expect(await violations(a1FlexWithinLimits, paid("VM.Standard.E5.Flex"))).toHaveLength(1);
     });
 });
@@ -210,13 +208,13 @@ describe("the served policy pack", () => {
     it("reports violations for a bad security list, a big instance and an unprotected volume", async () => {
         const bad = await analyze(SECLIST, { ingressSecurityRules: [{ protocol: "all", source: "0.0.0.0/0" }] });
         expect(bad).toEqual([expect.stringMatching(/^ssh-from-single-address: /), expect.stringMatching(/^no-internal-port-ingress: /)]);
-        expect(await analyze(INSTANCE, { shape: A1_SHAPE, shapeConfig: { ocpus: 6, memoryInGbs: 36 } })).toHaveLength(2);
+        expect(await analyze(INSTANCE, { shape: A1_FLEX_SHAPE, shapeConfig: { ocpus: 6, memoryInGbs: 36 } })).toHaveLength(2);
         expect(await analyze(VOLUME, { sizeInGbs: "50" })).toEqual([expect.stringMatching(/^data-volume-protected: /)]);
     });
 
     it("reports nothing for the program's good resources", async () => {
         expect(await analyze(SECLIST, { ingressSecurityRules: [{ protocol: "6", source: "198.51.100.7/32", tcpOptions: { min: 22, max: 22 } }] })).toEqual([]);
-        expect(await analyze(INSTANCE, { shape: A1_SHAPE, shapeConfig: { ocpus: 2, memoryInGbs: 12 } })).toEqual([]);
+        expect(await analyze(INSTANCE, { shape: A1_FLEX_SHAPE, shapeConfig: { ocpus: 2, memoryInGbs: 12 } })).toEqual([]);
         expect(await analyze(VOLUME, { sizeInGbs: "50" }, true)).toEqual([]);
     });
 });
