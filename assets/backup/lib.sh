@@ -91,6 +91,17 @@ load_env() {
     done
 }
 
+# load_postgres_env: POSTGRES_USER (default postgres), POSTGRES_DB (default: POSTGRES_USER, as in
+# the postgres image) and POSTGRES_PASSWORD (optional: inside the container the local socket is
+# trusted) from the environment or ENV_FILE. The password is exported as PGPASSWORD, which
+# `docker exec -e PGPASSWORD` copies without putting it on a command line that `ps` would show.
+load_postgres_env() {
+    load_env POSTGRES_USER POSTGRES_PASSWORD POSTGRES_DB
+    POSTGRES_USER=${POSTGRES_USER:-postgres}
+    POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
+    export PGPASSWORD=${POSTGRES_PASSWORD:-}
+}
+
 # run_captured DESCRIPTION OUTPUT COMMAND...: runs COMMAND with stdout into OUTPUT; its stderr is
 # logged as warnings on success and quoted in the error on failure.
 run_captured() {

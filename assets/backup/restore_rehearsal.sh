@@ -5,7 +5,8 @@
 #             exist and that each key table (REHEARSAL_TABLES) has rows, reports row counts and the
 #             newest timestamp, and drops the scratch database (also on failure);
 #   redis     loads it into a throwaway redis-server on REHEARSAL_REDIS_PORT and reports its keys;
-#   n8n       lists the archive (reading the whole gzip stream).
+#   n8n       lists the archive (reading the whole gzip stream), extracts database.sqlite (with its
+#             -wal) and runs sqlite3's PRAGMA integrity_check on it (sqlite3 runs on the host).
 # Exits non-zero if any kind fails. See lib.sh for the shared variables; besides those:
 #   PSQL_CMD, PG_RESTORE_CMD   command prefixes (default: docker exec -i -e PGPASSWORD coinpilot-db psql|pg_restore)
 #   REHEARSAL_TABLES           tables that must be restored non-empty (default: daily_risk_state)
@@ -37,10 +38,7 @@ newest_verified() {
 }
 
 rehearse_postgres() {
-    load_env POSTGRES_USER POSTGRES_PASSWORD POSTGRES_DB
-    POSTGRES_USER=${POSTGRES_USER:-postgres}
-    POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
-    export PGPASSWORD=${POSTGRES_PASSWORD:-}
+    load_postgres_env
     PSQL_CMD=${PSQL_CMD:-docker exec -i -e PGPASSWORD coinpilot-db psql}
     PG_RESTORE_CMD=${PG_RESTORE_CMD:-docker exec -i -e PGPASSWORD coinpilot-db pg_restore}
     read -r -a psql_cmd <<<"$PSQL_CMD"
@@ -138,13 +136,32 @@ rehearse_redis() {
 }
 
 rehearse_n8n() {
-    local name work entries
+    local name archive work entries member result
+    local -a members=()
     name=$(newest_verified n8n)
+    archive="$BACKUP_ROOT/n8n/$name"
     make_temp_dir work
-    run_captured "n8n: listing $name" "$work/list" tar -tzf "$BACKUP_ROOT/n8n/$name"
+    run_captured "n8n: listing $name" "$work/list" tar -tzf "$archive"
     entries=$(wc -l <"$work/list")
     ((entries > 0)) || die "n8n: $name is an empty archive"
     log INFO "n8n: $name lists $entries entries"
+
+    # The database with its WAL (committed rows may live only there); a stale -shm is left out,
+    # SQLite rebuilds it. Checked on the host: the n8n image ships no sqlite3.
+    command -v sqlite3 >/dev/null || die "n8n: sqlite3 is missing on this host (apt-get install sqlite3)"
+    for member in ./database.sqlite ./database.sqlite-wal; do
+        if grep -qxF -- "$member" "$work/list"; then
+            members+=("$member")
+        fi
+    done
+    [[ ${members[0]:-} == ./database.sqlite ]] || die "n8n: $name holds no database.sqlite"
+    mkdir -- "$work/db"
+    run_captured "n8n: extracting the database from $name" /dev/null tar -xzf "$archive" -C "$work/db" -- "${members[@]}"
+    result=$(sqlite3 "$work/db/database.sqlite" 'PRAGMA integrity_check' 2>&1) || true
+    [[ $result == ok ]] ||
+        die "n8n: database.sqlite in $name FAILED PRAGMA integrity_check: $(head -n 5 <<<"$result" | tr '\n' ' ')"
+    log INFO "n8n: database.sqlite in $name passes PRAGMA integrity_check ($(sqlite3 "$work/db/database.sqlite" \
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table'") tables)"
 }
 
 failed=()
