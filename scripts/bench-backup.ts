@@ -58,8 +58,11 @@ async function main(): Promise<void> {
             REHEARSAL_REDIS_EXEC: "",
             REHEARSAL_REDIS_CLI: "redis-cli -h 127.0.0.1",
             REHEARSAL_REDIS_PORT: String(await freePort()),
-            N8N_TAR_CMD: `tar -C ${path.join(work, "n8n")}`,
+            // No Docker here: a stand-in answers `inspect` as a running container whose data is
+            // work/n8n, and accepts pause/unpause, so the script takes its real pause-copy-unpause path.
+            N8N_DOCKER: path.join(work, "docker"),
         };
+        fs.writeFileSync(env.N8N_DOCKER, `#!/usr/bin/env bash\n[ "$1" = inspect ] && echo "running ${path.join(work, "n8n")}"\nexit 0\n`, { mode: 0o755 });
 
         // PostgreSQL: backup, then a plain pg_restore into a fresh database, then the full rehearsal.
         pg.psql(`CREATE TABLE market_data (symbol text, ts timestamptz, price numeric(18, 2), PRIMARY KEY (symbol, ts));
@@ -90,14 +93,16 @@ async function main(): Promise<void> {
         if (loaded !== KEYS || fresh.cli("DEBUG", "DIGEST") !== source.cli("DEBUG", "DIGEST")) throw new Error(`redis round trip differs: ${loaded} keys`);
         rows.push({ step: "redis restore (start a fresh server on the RDB)", seconds: redisLoad, detail: `${loaded} keys back, digest equal` });
 
-        // n8n: an archive of incompressible data (the worst case for size and time).
+        // n8n: a real SQLite database (the rehearsal runs PRAGMA integrity_check on it) next to
+        // incompressible data of BENCH_N8N_MB (the worst case for size and time).
         fs.mkdirSync(path.join(work, "n8n"));
-        fs.writeFileSync(path.join(work, "n8n", "database.sqlite"), randomBytes(N8N_MB * 1024 * 1024));
+        execFileSync("sqlite3", [path.join(work, "n8n", "database.sqlite"), "CREATE TABLE workflow_entity (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO workflow_entity (name) VALUES ('trade'), ('daily report');"]);
+        fs.writeFileSync(path.join(work, "n8n", "binary-data"), randomBytes(N8N_MB * 1024 * 1024));
         const n8nBackup = mustSucceed("n8n_backup.sh", env);
         rows.push({ step: "n8n backup (tar.gz + gzip -t + sha256)", seconds: n8nBackup, detail: `${N8N_MB} MiB -> ${kib(fs.statSync(newestFile(path.join(env.BACKUP_ROOT, "n8n"), ".tar.gz")).size)}` });
 
         rows.push({ step: "verify_backups.sh (all kinds)", seconds: mustSucceed("verify_backups.sh", env), detail: "3 files checked" });
-        rows.push({ step: "restore_rehearsal.sh (all kinds)", seconds: mustSucceed("restore_rehearsal.sh", env), detail: `postgres restored to scratch db, redis loaded, n8n listed` });
+        rows.push({ step: "restore_rehearsal.sh (all kinds)", seconds: mustSucceed("restore_rehearsal.sh", env), detail: `postgres restored to scratch db, redis loaded, n8n database integrity ok` });
 
         console.log(`Backup round trips on this machine (${new Date().toISOString()}):`);
         const width = Math.max(...rows.map((r) => r.step.length));
