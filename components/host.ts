@@ -34,7 +34,7 @@ export const HOST_STEPS = [
     { role: "checkout", script: "checkout-app.sh", does: "git checkout of appRepoUrl at appRef into /opt/coin-pilot" },
     { role: "env", script: "write-env.sh", does: `write ${ENV_FILE_PATH} (mode 600, owner ubuntu) from secrets on stdin` },
     { role: "unit", script: "install-unit.sh", does: `install ${UNIT_NAME}, daemon-reload, enable, reload-or-restart` },
-    { role: "health", script: "health-check.sh", does: "unit active (exited), every compose service running, no internal port on 0.0.0.0" },
+    { role: "health", script: "health-check.sh", does: "unit active (exited), every long-running compose service running (run-once ones exited 0), no internal port on 0.0.0.0" },
 ] as const;
 
 export type StepRole = (typeof HOST_STEPS)[number]["role"];
@@ -126,7 +126,7 @@ export class Host extends pulumi.ComponentResource {
         const problems = checkArgs(args);
         if (problems.length) throw new Error(`Host ${name}: ${problems.join("; ")}`);
 
-        const appRef = args.appRef ?? "main";
+        const appRef = args.appRef ?? HOST_DEFAULTS.appRef;
         const unit = COMPOSE_UNIT_DEFAULTS;
         this.unitText = renderComposeUnit(unit);
         const connection: types.input.remote.ConnectionArgs = {
