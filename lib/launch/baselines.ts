@@ -1,11 +1,23 @@
 // The two policies the benchmark measures ours against, written as LaunchPolicy objects so
 // they run through the very same hunt loop and simulator.
-import { Decision, LaunchPolicy, nextAdIndex } from "./policy";
+import { Decision, FailedAttempt, LaunchPolicy, nextAdIndex } from "./policy";
 
 const SECOND = 1000;
 
-function stopUnlessRetryable(kind: string, summary: string): Decision | undefined {
-    return kind === "fatal" || kind === "unknown" ? { action: "stop", reason: "fatal", message: summary } : undefined;
+/**
+ * A baseline script's shape: it stops on anything but capacity and throttling (neither script has an
+ * unknown-error budget), and answers those two its own way.
+ */
+function baselinePolicy(name: string, answers: { throttle(failed: FailedAttempt): Decision; capacity(failed: FailedAttempt): Decision }): LaunchPolicy {
+    return {
+        name,
+        firstAdIndex: () => 0,
+        afterFailure(failed) {
+            const c = failed.classification;
+            if (c.kind === "fatal" || c.kind === "unknown") return { action: "stop", reason: "fatal", message: c.summary };
+            return c.kind === "throttle" ? answers.throttle(failed) : answers.capacity(failed);
+        },
+    };
 }
 
 /**
@@ -14,22 +26,17 @@ function stopUnlessRetryable(kind: string, summary: string): Decision | undefine
  */
 export function createSeedScriptPolicy(random: () => number): LaunchPolicy {
     let throttleStreak = 0;
-    return {
-        name: "seed script",
-        firstAdIndex: () => 0,
-        afterFailure(failed) {
-            const c = failed.classification;
-            const stop = stopUnlessRetryable(c.kind, c.summary);
-            if (stop) return stop;
-            if (c.kind === "throttle") {
-                const delay = Math.min(3600, 900 * 2 ** throttleStreak) * SECOND + random() * 120 * SECOND;
-                throttleStreak += 1;
-                return { action: "retry", delayMs: delay, adIndex: failed.adIndex };
-            }
+    return baselinePolicy("seed script", {
+        throttle(failed) {
+            const delay = Math.min(3600, 900 * 2 ** throttleStreak) * SECOND + random() * 120 * SECOND;
+            throttleStreak += 1;
+            return { action: "retry", delayMs: delay, adIndex: failed.adIndex };
+        },
+        capacity(failed) {
             throttleStreak = 0;
             return { action: "retry", delayMs: 60 * SECOND, adIndex: failed.adIndex };
         },
-    };
+    });
 }
 
 /**
@@ -39,17 +46,12 @@ export function createSeedScriptPolicy(random: () => number): LaunchPolicy {
 export function createHitrovPolicy(): LaunchPolicy {
     const CALL_GAP_MS = 2 * SECOND;
     let roundStartedMs = 0;
-    return {
-        name: "hitrov cron",
-        firstAdIndex: () => 0,
-        afterFailure(failed) {
-            const c = failed.classification;
-            const stop = stopUnlessRetryable(c.kind, c.summary);
-            if (stop) return stop;
-            if (c.kind === "throttle") {
-                roundStartedMs = failed.elapsedMs + 600 * SECOND;
-                return { action: "retry", delayMs: 600 * SECOND, adIndex: 0 };
-            }
+    return baselinePolicy("hitrov cron", {
+        throttle(failed) {
+            roundStartedMs = failed.elapsedMs + 600 * SECOND;
+            return { action: "retry", delayMs: 600 * SECOND, adIndex: 0 };
+        },
+        capacity(failed) {
             if (failed.adIndex + 1 < failed.adCount) {
                 return { action: "retry", delayMs: CALL_GAP_MS, adIndex: nextAdIndex(failed.adIndex, failed.adCount) };
             }
@@ -59,5 +61,5 @@ export function createHitrovPolicy(): LaunchPolicy {
             roundStartedMs = failed.elapsedMs + delay;
             return { action: "retry", delayMs: delay, adIndex: 0 };
         },
-    };
+    });
 }
