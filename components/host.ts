@@ -13,9 +13,9 @@ import { shellCommand } from "../lib/shell";
 import { HOST_DEFAULTS, checkAppRef, checkAppRepoUrl, keyName } from "../config";
 
 export const HOST_ASSETS_DIR = path.resolve(__dirname, "..", "assets", "host");
-/** Private directory on the host that the step scripts are copied into (created by the first step). */
-export const STAGING_DIR = "/home/ubuntu/.coinpilot-bootstrap";
 export const DEPLOY_USER = "ubuntu";
+/** Private directory on the host that the step scripts are copied into (created by the first step). */
+export const STAGING_DIR = `/home/${DEPLOY_USER}/.coinpilot-bootstrap`;
 /** Database identity in the .env; the backups read the same names (POSTGRES_USER/PASSWORD/DB). */
 export const POSTGRES_USER = "coinpilot";
 export const POSTGRES_DB = "coinpilot";
