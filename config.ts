@@ -367,9 +367,23 @@ export const CONFIG_KEYS = [
     ...HOST_CONFIG_KEYS,
 ] as const;
 
+/**
+ * Keys that hold secrets. Pulumi itself refuses the required ones in clear (typed `secret: true` in
+ * Pulumi.yaml); the optional ones cannot be typed that way (their empty default is a clear value), so
+ * the program refuses them in clear instead.
+ */
+export const SECRET_KEYS = ["discordWebhookUrl", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", ...OVERRIDE_CONFIG_KEYS] as const;
+
+/** A problem for each secret key that holds a value stored in clear (set without --secret). */
+export function clearSecretProblems(raw: RawConfig, isStoredSecret: (key: string) => boolean): string[] {
+    return SECRET_KEYS.filter((key) => (raw[key] ?? "").trim() !== "" && !isStoredSecret(key)).map(
+        (key) => `${keyName(key)}: is stored in clear in the stack file; set it encrypted: pulumi config set --secret ${keyName(key)} <value>`,
+    );
+}
+
 /** Validates every key at once: one ConfigError lists the problems of the network, instance and host parts together. */
-export function validateProgramConfig(raw: RawConfig): { stack: StackConfig; host: HostConfig } {
-    const problems: string[] = [];
+export function validateProgramConfig(raw: RawConfig, clearSecrets: readonly string[] = []): { stack: StackConfig; host: HostConfig } {
+    const problems: string[] = [...clearSecrets];
     const collect = <T>(validate: (raw: RawConfig) => T): T | undefined => {
         try {
             return validate(raw);
@@ -381,14 +395,19 @@ export function validateProgramConfig(raw: RawConfig): { stack: StackConfig; hos
     };
     const stack = collect(validateConfig);
     const host = collect(validateHostConfig);
-    if (!stack || !host) throw new ConfigError(problems);
+    if (!stack || !host || problems.length > 0) throw new ConfigError(problems);
     return { stack, host };
 }
+
+// Pulumi's runtime knows which config values arrived encrypted (PULUMI_CONFIG_SECRET_KEYS) but marks the
+// lookup internal, so it is reached by name and the check is skipped if an SDK ever drops it.
+const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (fullKey: string) => boolean };
 
 /** Reads the stack's config once and validates it. */
 export function loadConfig(): { stack: StackConfig; host: HostConfig } {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const raw: Record<string, string | undefined> = {};
     for (const key of CONFIG_KEYS) raw[key] = config.get(key);
-    return validateProgramConfig(raw);
+    const isSecret = runtimeConfig.isConfigSecret;
+    return validateProgramConfig(raw, isSecret ? clearSecretProblems(raw, (key) => isSecret(keyName(key))) : []);
 }

@@ -134,9 +134,10 @@ export function installMockCloud(
     options: MockCloudOptions = {},
     project = "coinpilot",
     stack = "prod",
+    secretKeys: readonly string[] = [],
 ): MockCloud {
     const cloud = createMockCloud(options);
-    pulumi.runtime.setAllConfig(config);
+    pulumi.runtime.setAllConfig(config, [...secretKeys]);
     pulumi.runtime.setMocks(cloud.mocks, project, stack, false);
     // MockMonitor (3.248) lacks hook registration; hooks are tested through their callbacks.
     const monitor = pulumi.runtime.getMonitor() as unknown as Record<string, unknown>;

@@ -2,9 +2,11 @@
 // Pure formatting lives here; scripts/plan.ts does the I/O.
 import { generateKeyPairSync } from "crypto";
 import { readFileSync } from "fs";
+import { resolve } from "path";
 import { parse } from "yaml";
 import { RecordedResource, isSecretEnvelope } from "./mock-cloud";
 import { IngressRule, describeRule } from "./ingress";
+import { ProjectFile, StackValue, mergeProjectConfig, readProjectFile } from "./project-config";
 
 export const SECRET_MARK = "[secret]";
 
@@ -48,19 +50,55 @@ export function offlineSecret(key: string): string {
     return OFFLINE_SECRET_PLACEHOLDER;
 }
 
-/** Reads a stack config file (Pulumi.<stack>.yaml) into the flat `ns:key -> text` map the engine uses. */
-export function readStackConfig(path: string): Record<string, string> {
+/** The project file the program and the real CLI read. */
+export const PROJECT_FILE = resolve(__dirname, "..", "Pulumi.yaml");
+
+/** `prod` for Pulumi.prod.yaml; other file names give the default stack name. */
+export function stackNameOf(path: string, fallback = "prod"): string {
+    return /(?:^|[\\/])Pulumi\.([^./\\]+)\.yaml$/.exec(path)?.[1] ?? fallback;
+}
+
+/** A stack config file's values as stored: text, and whether each is encrypted (`secure:`). */
+export function readStackValues(path: string): Record<string, StackValue> {
     const doc = parse(readFileSync(path, "utf8")) ?? {};
     const config = (doc as { config?: Record<string, unknown> }).config ?? {};
-    const flat: Record<string, string> = {};
+    const values: Record<string, StackValue> = {};
     for (const [key, value] of Object.entries(config)) {
-        if (value !== null && typeof value === "object" && "secure" in (value as object)) {
-            flat[key] = offlineSecret(key);
-        } else {
-            flat[key] = typeof value === "string" ? value : JSON.stringify(value);
-        }
+        const secure = value !== null && typeof value === "object" && "secure" in (value as object);
+        const text = secure ? String((value as { secure: unknown }).secure) : typeof value === "string" ? value : JSON.stringify(value);
+        values[key] = { value: text, secure };
     }
-    return flat;
+    return values;
+}
+
+export interface StackConfig {
+    /** Flat `ns:key -> text` map as the engine hands it to the program, defaults applied. */
+    readonly config: Record<string, string>;
+    /** What stops a real `pulumi preview` before the program runs (Pulumi's own rules). */
+    readonly errors: string[];
+    /** Keys in the project's namespace that Pulumi.yaml does not declare (misspelt or stale). */
+    readonly undeclared: string[];
+    /** Keys stored encrypted, which the engine marks secret for the program. */
+    readonly secretKeys: string[];
+}
+
+/**
+ * Reads Pulumi.<stack>.yaml with Pulumi.yaml's declared config applied as the CLI applies it; encrypted
+ * values, which cannot be decrypted offline, get stand-ins that pass the same validation.
+ */
+export function loadStackConfig(path: string, stackName = stackNameOf(path), project: ProjectFile = readProjectFile(PROJECT_FILE)): StackConfig {
+    const merged = mergeProjectConfig(project, stackName, readStackValues(path));
+    const config: Record<string, string> = {};
+    for (const [key, { value, secure }] of Object.entries(merged.values)) config[key] = secure ? offlineSecret(key) : value;
+    const secretKeys = Object.keys(merged.values).filter((key) => merged.values[key].secure);
+    return { config, errors: merged.errors, undeclared: merged.undeclared, secretKeys };
+}
+
+/** A stack file's config as the real CLI accepts it; throws with Pulumi's message otherwise. */
+export function readStackConfig(path: string): StackConfig {
+    const stack = loadStackConfig(path);
+    if (stack.errors.length > 0) throw new Error(stack.errors.join("\n"));
+    return stack;
 }
 
 /** Replaces secret values with a mark, recursively; unknown fields and assets become readable text. */

@@ -2,10 +2,10 @@
 // Evaluates index.ts for real under Pulumi's in-process mocks and prints the desired state.
 import { readFileSync } from "fs";
 import { resolve } from "path";
-import { parse } from "yaml";
 import { installMockCloud, resolveOutput, settle } from "../lib/mock-cloud";
 import * as pulumi from "@pulumi/pulumi";
-import { SECRET_MARK, buildPlan, formatPlan, readStackConfig } from "../lib/plan";
+import { PROJECT_FILE, SECRET_MARK, buildPlan, formatPlan, loadStackConfig, stackNameOf } from "../lib/plan";
+import { readProjectFile } from "../lib/project-config";
 import { diffPlans, formatPlanDiff, parsePlan } from "../lib/plan-diff";
 import { formatHostSteps } from "../components/host";
 
@@ -39,9 +39,18 @@ async function resolveOutputs(program: Record<string, unknown>): Promise<Record<
 async function main(): Promise<number> {
     const args = parseArgs(process.argv.slice(2));
     const configPath = resolve(args.configFile);
-    const stack = /Pulumi\.([^.]+)\.yaml$/.exec(configPath)?.[1] ?? "prod";
-    const project = String(parse(readFileSync(resolve("Pulumi.yaml"), "utf8")).name);
-    const cloud = installMockCloud(readStackConfig(configPath), {}, project, stack);
+    const stack = stackNameOf(configPath);
+    const project = readProjectFile(PROJECT_FILE).name;
+    const stackConfig = loadStackConfig(configPath, stack);
+    // The real CLI stops here before running the program; so does the plan, with the CLI's words.
+    if (stackConfig.errors.length > 0) {
+        process.stderr.write(`${stackConfig.errors.map((e) => `error: ${e}`).join("\n")}\n`);
+        return 1;
+    }
+    for (const key of stackConfig.undeclared) {
+        process.stderr.write(`warning: ${key} is set but Pulumi.yaml does not declare it; nothing reads it (misspelt?)\n`);
+    }
+    const cloud = installMockCloud(stackConfig.config, {}, project, stack, stackConfig.secretKeys);
     let program: Record<string, unknown>;
     try {
         // CommonJS require keeps the order: the mocks above are in place before the program runs.

@@ -1,7 +1,9 @@
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigError, DEFAULTS, RawConfig, validateConfig, validateProgramConfig } from "../config";
+import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigError, DEFAULTS, RawConfig, SECRET_KEYS, validateConfig, validateProgramConfig } from "../config";
+import { mergeProjectConfig, readProjectFile } from "../lib/project-config";
+import { readStackValues } from "../lib/plan";
 import { checkNetworkCidrs, checkSshCidr, checkSshPublicKey } from "../lib/validate";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA user@example";
@@ -200,10 +202,25 @@ describe("Pulumi.yaml documents the config contract", () => {
     it("documents exactly the keys config.ts reads, each with a type and description", () => {
         const keys = Object.keys(documented).filter((k) => k.startsWith("coinpilot:")).map((k) => k.slice("coinpilot:".length));
         expect(keys.sort()).toEqual([...CONFIG_KEYS].sort());
-        for (const entry of Object.values(documented)) {
-            expect(entry.type).toMatch(/^(string|integer|boolean|object|array)$/);
+        for (const [key, entry] of Object.entries(documented)) {
+            const optionalSecret = (SECRET_KEYS as readonly string[]).includes(key.slice("coinpilot:".length)) && !entry.description.startsWith("Required");
+            // Optional secrets stay untyped (see Pulumi.yaml's header); every other key is typed.
+            if (optionalSecret) expect([key, entry.type, entry.default]).toEqual([key, undefined, ""]);
+            else expect([key, entry.type]).toEqual([key, expect.stringMatching(/^(string|integer|boolean|object|array)$/)]);
             expect(entry.description.length).toBeGreaterThan(20);
         }
+    });
+
+    it("gives every optional key a default, so an unset one is never 'missing' to the real CLI", () => {
+        for (const [key, entry] of Object.entries(documented)) {
+            const required = entry.description.startsWith("Required");
+            expect([key, required || entry.default !== undefined]).toEqual([key, true]);
+            if (required) expect([key, entry.default]).toEqual([key, undefined]);
+        }
+        // And the rule the CLI applies passes the example stack as it stands.
+        const merged = mergeProjectConfig(readProjectFile(path.join(__dirname, "..", "Pulumi.yaml")), "prod", readStackValues(path.join(__dirname, "..", "Pulumi.prod.yaml")));
+        expect(merged.errors).toEqual([]);
+        expect(merged.undeclared).toEqual([]);
     });
 
     it("follows Pulumi's project rule: typed keys (type/default/secret) are namespaced by the project's name", () => {

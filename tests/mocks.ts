@@ -5,11 +5,14 @@ import { MockCloudOptions, RecordedResource, installMockCloud, isSecretEnvelope,
 import { readStackConfig } from "../lib/plan";
 
 export const ROOT = path.resolve(__dirname, "..");
-export const EXAMPLE_CONFIG: Readonly<Record<string, string>> = readStackConfig(path.join(ROOT, "Pulumi.prod.yaml"));
+const EXAMPLE_STACK = readStackConfig(path.join(ROOT, "Pulumi.prod.yaml"));
+export const EXAMPLE_CONFIG: Readonly<Record<string, string>> = EXAMPLE_STACK.config;
+/** Keys the example stack stores encrypted: the program sees them as secrets. */
+export const EXAMPLE_SECRET_KEYS: readonly string[] = EXAMPLE_STACK.secretKeys;
 
 /** Every resource registered since the last reset, in registration order. */
 export const created: RecordedResource[] = [];
-let cloud = installMockCloud({ ...EXAMPLE_CONFIG }, { record: created });
+let cloud = installMockCloud({ ...EXAMPLE_CONFIG }, { record: created }, undefined, undefined, EXAMPLE_SECRET_KEYS);
 
 /** Re-installs the fake cloud with config overrides (`coinpilot:key` -> text; undefined removes a key). */
 export function useConfig(overrides: Record<string, string | undefined>, options: MockCloudOptions = {}): void {
@@ -19,7 +22,10 @@ export function useConfig(overrides: Record<string, string | undefined>, options
         else config[key] = value;
     }
     resetCreated();
-    cloud = installMockCloud(config, { ...options, record: created });
+    // A secret key a test sets stands for one set with --secret, as a user would store it.
+    const { SECRET_KEYS } = require("../config") as typeof import("../config");
+    const overriddenSecrets = SECRET_KEYS.map((key) => `coinpilot:${key}`).filter((key) => overrides[key] !== undefined);
+    cloud = installMockCloud(config, { ...options, record: created }, undefined, undefined, [...EXAMPLE_SECRET_KEYS, ...overriddenSecrets]);
 }
 
 export function resetCreated(): void {

@@ -69,16 +69,33 @@ describe("npm run plan", () => {
         expect(stdout).toContain('"ocpus": 4');
     });
 
-    it("exits non-zero with the validation message on bad config, and prints no plan", () => {
-        const file = configFile((c) => { c["coinpilot:sshAllowedCidr"] = "0.0.0.0/0"; delete c["coinpilot:imageId"]; delete c["coinpilot:appRepoUrl"]; });
+    it("stops like the real CLI when a required key is missing, naming every missing key", () => {
+        const file = configFile((c) => { delete c["coinpilot:imageId"]; delete c["coinpilot:appRepoUrl"]; });
+        const { code, stdout, stderr } = plan("--config-file", file);
+        expect(code).toBe(1);
+        expect(stdout).toBe("");
+        expect(stderr.trim()).toBe("error: Stack 'test' is missing configuration values 'coinpilot:appRepoUrl' and 'coinpilot:imageId'");
+    });
+
+    it("exits non-zero with the program's validation report on bad values, and prints no plan", () => {
+        const file = configFile((c) => { c["coinpilot:sshAllowedCidr"] = "0.0.0.0/0"; c["coinpilot:imageId"] = "ami-123"; c["coinpilot:appRepoUrl"] = "git@github.com:x/y.git"; });
         const { code, stdout, stderr } = plan("--config-file", file);
         expect(code).toBe(1);
         expect(stdout).toBe("");
         // One report for the whole program: instance and host problems together.
         expect(stderr).toMatch(/Invalid stack config \(3 problems\)/);
         expect(stderr).toMatch(/coinpilot:sshAllowedCidr: 0\.0\.0\.0\/0 would open SSH/);
-        expect(stderr).toMatch(/coinpilot:imageId: is required/);
-        expect(stderr).toMatch(/coinpilot:appRepoUrl: is required/);
+        expect(stderr).toMatch(/coinpilot:imageId: /);
+        expect(stderr).toMatch(/coinpilot:appRepoUrl: /);
+    });
+
+    it("refuses an optional secret stored in clear, and warns about a key Pulumi.yaml does not declare", () => {
+        const file = configFile((c) => { c["coinpilot:postgresPassword"] = "in-clear"; c["coinpilot:memoryInGb"] = "24"; });
+        const { code, stderr } = plan("--config-file", file);
+        expect(code).toBe(1);
+        expect(stderr).toMatch(/warning: coinpilot:memoryInGb is set but Pulumi.yaml does not declare it/);
+        expect(stderr).toMatch(/coinpilot:postgresPassword: is stored in clear in the stack file; set it encrypted: pulumi config set --secret coinpilot:postgresPassword/);
+        expect(stderr).not.toContain("in-clear");
     });
 
     it("rejects an unknown argument", () => {
