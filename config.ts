@@ -399,6 +399,12 @@ export function validateProgramConfig(raw: RawConfig, clearSecrets: readonly str
     return { stack, host };
 }
 
+/** Keys of this program's namespace that it does not read (a misspelt key would silently fall back to its default). */
+export function undeclaredKeys(keys: readonly string[]): string[] {
+    const known = new Set<string>(CONFIG_KEYS.map(keyName));
+    return keys.filter((key) => key.startsWith(`${CONFIG_NAMESPACE}:`) && !known.has(key)).sort();
+}
+
 // Pulumi's runtime knows which config values arrived encrypted (PULUMI_CONFIG_SECRET_KEYS) but marks the
 // lookup internal, so it is reached by name and the check is skipped if an SDK ever drops it.
 const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (fullKey: string) => boolean };
@@ -408,6 +414,9 @@ export function loadConfig(): { stack: StackConfig; host: HostConfig } {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const raw: Record<string, string | undefined> = {};
     for (const key of CONFIG_KEYS) raw[key] = config.get(key);
+    for (const key of undeclaredKeys(Object.keys(pulumi.runtime.allConfig()))) {
+        pulumi.log.warn(`${key} is set but Pulumi.yaml does not declare it; nothing reads it (misspelt?)`);
+    }
     const isSecret = runtimeConfig.isConfigSecret;
     return validateProgramConfig(raw, isSecret ? clearSecretProblems(raw, (key) => isSecret(keyName(key))) : []);
 }

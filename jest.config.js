@@ -6,6 +6,8 @@ module.exports = {
   testEnvironmentOptions: { globalsCleanup: "off" },
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
+  // The real-engine tier runs on its own (jest.engine.config.js, npm run test:engine).
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/tests/engine/"],
   transform: { "^.+\\.ts$": ["ts-jest", {}] },
   // Pulumi mocks hold global state: each test file gets its own module registry anyway,
   // but keep files in separate workers so setMocks never leaks across suites.

@@ -47,9 +47,6 @@ async function main(): Promise<number> {
         process.stderr.write(`${stackConfig.errors.map((e) => `error: ${e}`).join("\n")}\n`);
         return 1;
     }
-    for (const key of stackConfig.undeclared) {
-        process.stderr.write(`warning: ${key} is set but Pulumi.yaml does not declare it; nothing reads it (misspelt?)\n`);
-    }
     const cloud = installMockCloud(stackConfig.config, {}, project, stack, stackConfig.secretKeys);
     let program: Record<string, unknown>;
     try {

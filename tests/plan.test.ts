@@ -93,7 +93,7 @@ describe("npm run plan", () => {
         const file = configFile((c) => { c["coinpilot:postgresPassword"] = "in-clear"; c["coinpilot:memoryInGb"] = "24"; });
         const { code, stderr } = plan("--config-file", file);
         expect(code).toBe(1);
-        expect(stderr).toMatch(/warning: coinpilot:memoryInGb is set but Pulumi.yaml does not declare it/);
+        expect(stderr).toMatch(/warning: .*coinpilot:memoryInGb is set but Pulumi.yaml does not declare it/);
         expect(stderr).toMatch(/coinpilot:postgresPassword: is stored in clear in the stack file; set it encrypted: pulumi config set --secret coinpilot:postgresPassword/);
         expect(stderr).not.toContain("in-clear");
     });

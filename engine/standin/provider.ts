@@ -1,0 +1,121 @@
+// Stand-in resource providers for the real Pulumi engine. The Go module proxy here serves the Pulumi
+// CLI but not pulumi-oci, pulumi-command, pulumi-random nor terraform-provider-oci, so the engine loads
+// these instead (engine/bin/pulumi-resource-<pkg>). They speak the real provider gRPC protocol through
+// @pulumi/pulumi's provider server; what they decide is only what a provider decides: which changed
+// inputs replace a resource (from the real providers' schemas, engine/standin/schema.ts), the ids and
+// computed outputs of a create, and that a data-source invoke would need the cloud's API.
+import { createHash, randomBytes } from "crypto";
+import * as provider from "@pulumi/pulumi/provider";
+import { ANY_CHANGE, COMPUTED_OUTPUTS, PackageName, REPLACE_ON_CHANGES } from "./schema";
+
+/** What the stand-in remembers between calls of one process: a counter for unique ids. */
+let created = 0;
+
+/** Type token from a URN: `urn:pulumi:stack::project::parent$type::name` → `type`. */
+export function typeOf(urn: string): string {
+    const qualified = urn.split("::")[2] ?? "";
+    return qualified.split("$").pop() ?? "";
+}
+
+function nameOf(urn: string): string {
+    return urn.split("::")[3] ?? "";
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+    return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+/** Key order does not make a change: compare objects with sorted keys. */
+function canonical(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value !== null && typeof value === "object") {
+        return Object.fromEntries(
+            Object.keys(value as object)
+                .sort()
+                .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+        );
+    }
+    return value;
+}
+
+/** Top-level inputs whose value differs between the old and new inputs (absent counts as a value). */
+export function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>): string[] {
+    const keys = new Set([...Object.keys(olds), ...Object.keys(news)]);
+    return [...keys].filter((k) => !k.startsWith("__") && !sameValue(olds[k], news[k])).sort();
+}
+
+/** Which of the changed inputs force a replacement of this resource type (top-level or `block.field`). */
+export function replacedKeys(type: string, olds: Record<string, unknown>, news: Record<string, unknown>): string[] {
+    const rules = REPLACE_ON_CHANGES[type] ?? [];
+    if (rules.includes(ANY_CHANGE)) return changedKeys(olds, news);
+    const replaces: string[] = [];
+    for (const rule of rules) {
+        const [top, nested] = rule.split(".");
+        const before = olds[top];
+        const after = news[top];
+        if (nested === undefined ? !sameValue(before, after) : !sameValue(field(before, nested), field(after, nested))) {
+            replaces.push(top);
+        }
+    }
+    return [...new Set(replaces)].sort();
+}
+
+function field(value: unknown, name: string): unknown {
+    const record = Array.isArray(value) ? value[0] : value;
+    return record !== null && typeof record === "object" ? (record as Record<string, unknown>)[name] : undefined;
+}
+
+/** An id shaped like the real one: an OCID for OCI resources, a plain token otherwise. */
+export function standinId(pkg: PackageName, type: string, urn: string): string {
+    created += 1;
+    const digest = createHash("sha256").update(`${urn}#${created}#${process.pid}`).digest("hex").slice(0, 24);
+    if (pkg === "oci") {
+        const kind = (type.split("/")[1] ?? "resource").split(":")[0].toLowerCase();
+        return `ocid1.${kind}.oc1..standin${digest}`;
+    }
+    return `${nameOf(urn)}-${digest.slice(0, 8)}`;
+}
+
+/** The outputs a create returns: the inputs, plus the type's computed outputs. */
+export function createdOutputs(pkg: PackageName, type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    const outs: Record<string, unknown> = { ...inputs, ...(COMPUTED_OUTPUTS[type] ?? {}) };
+    if (pkg === "random" && type === "random:index/randomPassword:RandomPassword") {
+        const length = typeof inputs.length === "number" ? inputs.length : 16;
+        outs.result = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: randomBytes(length).toString("base64url").slice(0, length) };
+    }
+    return outs;
+}
+
+export function standinProvider(pkg: PackageName, version: string): provider.Provider {
+    return {
+        version,
+        async check(_urn, _olds, news) {
+            return { inputs: news };
+        },
+        async diff(_id, urn, olds, news) {
+            const changes = changedKeys(olds, news);
+            return { changes: changes.length > 0, replaces: replacedKeys(typeOf(urn), olds, news) };
+        },
+        async create(urn, inputs) {
+            const type = typeOf(urn);
+            return { id: standinId(pkg, type, urn), outs: createdOutputs(pkg, type, inputs) };
+        },
+        async read(id, _urn, props) {
+            return { id, props };
+        },
+        async update(_id, urn, olds, news) {
+            const type = typeOf(urn);
+            return { outs: { ...createdOutputs(pkg, type, news), ...pick(olds, Object.keys(COMPUTED_OUTPUTS[type] ?? {})) } };
+        },
+        async delete() {
+            // Nothing is held anywhere: the engine's state is the only record.
+        },
+        async invoke(token) {
+            throw new Error(`${token} reads the cloud's API (data source); the stand-in ${pkg} provider has none offline. Give the value in config instead.`);
+        },
+    };
+}
+
+function pick(record: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+    return Object.fromEntries(keys.filter((k) => k in record).map((k) => [k, record[k]]));
+}

@@ -1,0 +1,100 @@
+// The real engine previews the program: the pinned CLI's config loader, the language host running
+// index.ts, resource registration with the error hook, and agreement with the offline plan.
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { loadStackConfig } from "../../lib/plan";
+import { EXAMPLE_AD, PINNED_CLI, Project, ROOT, expectOk, initExampleStack, newProject, previewJson, typeAndName } from "./harness";
+
+let project: Project;
+
+beforeAll(() => {
+    project = newProject();
+    initExampleStack(project, { "coinpilot:availabilityDomain": EXAMPLE_AD });
+});
+afterAll(() => project?.remove());
+
+/** type, name, parent and the lifecycle options both sides can see, one line per resource. */
+function describeResource(r: { type: string; name: string; parent: string | null; protect?: boolean; retainOnDelete?: boolean; errorHooks?: readonly string[] }): string {
+    return [r.type, r.name, `parent=${r.parent ?? "-"}`, r.protect ? "protect" : "", r.retainOnDelete ? "retainOnDelete" : "", r.errorHooks?.length ? `onError=${r.errorHooks.join(",")}` : ""]
+        .filter(Boolean)
+        .join(" ");
+}
+
+describe("the real engine", () => {
+    it("is the pinned CLI", () => {
+        expect(expectOk(project.pulumi(["version"]), "pulumi version").stdout.trim()).toBe(PINNED_CLI);
+    });
+
+    it("lists the stack's config with secrets masked and every optional key at its default", () => {
+        const listed = JSON.parse(expectOk(project.pulumi(["config", "--json"]), "pulumi config --json").stdout) as Record<string, { value?: string; secret: boolean }>;
+        expect(listed["coinpilot:upbitSecretKey"]).toEqual({ secret: true });
+        expect(listed["coinpilot:sshPrivateKey"].secret).toBe(true);
+        expect(listed["coinpilot:postgresPassword"]).toEqual({ value: "", secret: false });
+        expect(listed["coinpilot:ocpus"]).toEqual({ value: "2", secret: false, objectValue: 2 });
+        const text = expectOk(project.pulumi(["config"]), "pulumi config").stdout;
+        expect(text).not.toContain("engine-test-secret");
+        expect(text).toMatch(/upbitSecretKey\s+\[secret\]/);
+    });
+
+    it("previews every resource of the offline plan, with the same parents, protection and error hook", () => {
+        const preview = previewJson(project);
+        const engine = preview.steps
+            .filter((s) => s.newState && !s.newState.type.startsWith("pulumi:"))
+            .map((s) => {
+                const state = s.newState as NonNullable<typeof s.newState> & { resourceHooks?: { OnError?: string[] } };
+                const parent = state.parent && !state.parent.includes("pulumi:pulumi:Stack") ? typeAndName(state.parent) : null;
+                return describeResource({ type: state.type, name: typeAndName(state.urn).split("::")[1], parent, protect: state.protect, retainOnDelete: state.retainOnDelete, errorHooks: state.resourceHooks?.OnError });
+            })
+            .sort();
+        expect(preview.steps.every((s) => s.op === "create")).toBe(true);
+
+        const plan = spawnSync("npm", ["run", "-s", "plan", "--", "--json", "--config-file", path.join(project.dir, "Pulumi.prod.yaml")], { cwd: ROOT, encoding: "utf8" });
+        expect(plan.status).toBe(0);
+        const planned = (JSON.parse(plan.stdout) as { resources: { type: string; name: string; parent: string | null; options?: { protect?: boolean; retainOnDelete?: boolean; errorHooks?: string[] } }[] }).resources
+            .map((r) => describeResource({ ...r, protect: r.options?.protect, retainOnDelete: r.options?.retainOnDelete, errorHooks: r.options?.errorHooks }))
+            .sort();
+        expect(engine).toEqual(planned);
+        expect(engine.filter((line) => line.includes("onError=coinpilot-a1-capacity-hunt"))).toHaveLength(1);
+    });
+});
+
+describe("Pulumi's config rules: the CLI and the offline plan refuse the same stacks", () => {
+    const cases: [string, (config: Record<string, unknown>) => void][] = [
+        ["required keys missing", (c) => { delete c["coinpilot:compartmentId"]; delete c["coinpilot:imageId"]; }],
+        ["a typed secret stored in clear", (c) => { c["coinpilot:upbitAccessKey"] = "in-clear"; }],
+        ["an integer key holding text", (c) => { c["coinpilot:ocpus"] = "two"; }],
+        ["a boolean key holding True", (c) => { c["coinpilot:reservePublicIp"] = "True"; }],
+    ];
+
+    it.each(cases)("%s", (_name, mutate) => {
+        const original = project.stackFile();
+        const doc = structuredClone(original);
+        mutate(doc.config as Record<string, unknown>);
+        project.writeStackFile(doc);
+        try {
+            const offline = loadStackConfig(path.join(project.dir, "Pulumi.prod.yaml"), "prod");
+            expect(offline.errors).toHaveLength(1);
+            const run = project.pulumi(["preview"]);
+            expect(run.code).not.toBe(0);
+            expect(run.stdout + run.stderr).toContain(offline.errors[0]);
+        } finally {
+            project.writeStackFile(original);
+        }
+    });
+
+    it("the program refuses an optional secret stored in clear and warns about an undeclared key", () => {
+        const original = project.stackFile();
+        const doc = structuredClone(original);
+        Object.assign(doc.config as Record<string, unknown>, { "coinpilot:postgresPassword": "in-clear", "coinpilot:memoryInGb": "24" });
+        project.writeStackFile(doc);
+        try {
+            const run = project.pulumi(["preview"]);
+            expect(run.code).not.toBe(0);
+            const output = run.stdout + run.stderr;
+            expect(output).toContain("coinpilot:postgresPassword: is stored in clear in the stack file; set it encrypted");
+            expect(output).toContain("coinpilot:memoryInGb is set but Pulumi.yaml does not declare it");
+        } finally {
+            project.writeStackFile(original);
+        }
+    });
+});
