@@ -30,7 +30,7 @@ describe("the real engine", () => {
         expect(listed["coinpilot:upbitSecretKey"]).toEqual({ secret: true });
         expect(listed["coinpilot:sshPrivateKey"].secret).toBe(true);
         expect(listed["coinpilot:postgresPassword"]).toEqual({ value: "", secret: false });
-        expect(listed["coinpilot:ocpus"]).toEqual({ value: "2", secret: false, objectValue: 2 });
+        expect(listed["coinpilot:ocpus"]).toEqual({ value: "2", secret: false });
         const text = expectOk(project.pulumi(["config"]), "pulumi config").stdout;
         expect(text).not.toContain("engine-test-secret");
         expect(text).toMatch(/upbitSecretKey\s+\[secret\]/);
