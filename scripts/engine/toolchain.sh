@@ -2,7 +2,7 @@
 # Builds the real Pulumi engine's binaries from the Go module proxy into a cache outside the repo and
 # prints the directory to put on PATH (last line of stdout). Skips what is already built.
 #   pulumi                  the CLI at the version of @pulumi/pulumi in package.json
-#   pulumi-language-nodejs  Pulumi's Node.js language host (see LANGHOST_SDK below)
+#   pulumi-language-nodejs  Pulumi's Node.js language host (see LANGHOST_SDK below; two changes, each explained where made)
 # The resource providers are stand-ins from this repo (engine/bin, engine/standin): the proxy serves
 # neither pulumi-oci, pulumi-command, pulumi-random nor terraform-provider-oci.
 # Env: COINPILOT_TOOLCHAIN_CACHE (default ~/.cache/coinpilot-toolchain).
@@ -57,7 +57,8 @@ build_cli() {
 
 build_langhost() {
     local stamp="$BIN/pulumi-language-nodejs.stamp"
-    if [ -x "$BIN/pulumi-language-nodejs" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$LANGHOST_SDK direct-monitor" ]; then
+    local want="$LANGHOST_SDK direct-monitor runplugin-$(sha256sum "$ROOT/engine/langhost/runplugin.go" | cut -c1-12)"
+    if [ -x "$BIN/pulumi-language-nodejs" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
         log "pulumi-language-nodejs ($LANGHOST_SDK): already built"
         return
     fi
@@ -80,11 +81,20 @@ build_langhost() {
         exit 1
     fi
     sed -i "s|$proxied|req.GetMonitorAddress()|" main.go
+    # Its RunPlugin is a stub, so `pulumi preview --policy-pack` could not start a policy pack: the stub
+    # goes, and engine/langhost/runplugin.go (this repo's) takes its place.
+    local stub='^func (host \*nodeLanguageHost) RunPlugin($'
+    if [ "$(grep -c "$stub" main.go)" != 1 ] || ! grep -q 'return errors.New("not supported")' main.go; then
+        log "pulumi-language-nodejs: the expected RunPlugin stub is not in main.go; refusing to build"
+        exit 1
+    fi
+    sed -i "/$stub/,/^}/d" main.go
+    cp "$ROOT/engine/langhost/runplugin.go" .
     go mod tidy >/dev/null 2>&1
     measured "pulumi-language-nodejs build" go build \
         -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$LANGHOST_SDK" \
         -o "$BIN/pulumi-language-nodejs" .
-    echo "$LANGHOST_SDK direct-monitor" > "$stamp"
+    echo "$want" > "$stamp"
 }
 
 check() {
