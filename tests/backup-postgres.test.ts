@@ -101,7 +101,8 @@ describeWithBinaries(BINARIES, "postgres backups against a real server", () => {
         const missing = runBackupScript("restore_rehearsal.sh", env(root, { REHEARSAL_TABLES: "orders" }));
         expect(missing.status).not.toBe(0);
         expect(log("restore_rehearsal")).toContain("postgres: key table orders is missing");
-        expect(log("restore_rehearsal")).toMatch(/restore rehearsal FAILED for: postgres\n$/);
+        // One ERROR line, the last, names the kind and why.
+        expect(log("restore_rehearsal")).toMatch(/ERROR restore rehearsal FAILED for: postgres \(postgres: key table orders is missing from the restored postgres_20260301T030500Z\.dump\)\n$/);
         expect(scratchExists()).toBe(false);
     });
 

@@ -10,7 +10,8 @@ import * as path from "path";
 
 export const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
-export const BACKUP_DIR = path.join(REPO_ROOT, "assets", "backup");
+/** The scripts under test; BACKUP_SCRIPTS_DIR points the suites at another copy (e.g. an older commit's, to show a test fails there). */
+export const BACKUP_DIR = process.env.BACKUP_SCRIPTS_DIR ?? path.join(REPO_ROOT, "assets", "backup");
 
 /** Absolute path of a binary (absolute paths are taken as is), or undefined when it is missing. */
 export function findBinary(name: string): string | undefined {
@@ -187,15 +188,16 @@ export interface RedisServer {
  * redis-server on a free port, persistence off unless asked for, DEBUG enabled for DIGEST. With
  * `rdb`, that file is copied in as dump.rdb and loaded at start (resolves once loading is done).
  */
-export async function startRedis(options: { rdb?: string } = {}): Promise<RedisServer> {
+export async function startRedis(options: { rdb?: string; password?: string } = {}): Promise<RedisServer> {
     requireBinaries(["redis-server", "redis-cli"]);
     const dir = makeTempDir("redis");
     if (options.rdb) fs.copyFileSync(options.rdb, path.join(dir, "dump.rdb"));
     const logFile = path.join(dir, "server.log");
     let child: ChildProcess | undefined;
     let port = 0;
+    const auth = options.password ? { env: { ...process.env, REDISCLI_AUTH: options.password } } : {};
     const cli = (...args: string[]) => {
-        const result = spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8" });
+        const result = spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", ...auth });
         if (result.status !== 0) throw new Error(`redis-cli ${args.join(" ")}: ${result.stderr}`);
         return result.stdout.trim();
     };
@@ -214,7 +216,7 @@ export async function startRedis(options: { rdb?: string } = {}): Promise<RedisS
             port = await freePort();
             child = spawn(
                 "redis-server",
-                ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--logfile", logFile, "--enable-debug-command", "yes"],
+                ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--logfile", logFile, "--enable-debug-command", "yes", ...(options.password ? ["--requirepass", options.password] : [])],
                 { stdio: "ignore" },
             );
             const proc = child;
@@ -222,7 +224,7 @@ export async function startRedis(options: { rdb?: string } = {}): Promise<RedisS
                 await waitFor(
                     () => {
                         if (proc.exitCode !== null) throw new Error(`redis-server exited (${proc.exitCode}):\n${tail(logFile)}`);
-                        return spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "PING"], { encoding: "utf8" }).stdout.trim() === "PONG";
+                        return spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "PING"], { encoding: "utf8", ...auth }).stdout.trim() === "PONG";
                     },
                     15000,
                     () => `redis-server on ${port} did not answer PING:\n${tail(logFile)}`,
@@ -241,27 +243,131 @@ export async function startRedis(options: { rdb?: string } = {}): Promise<RedisS
 
 // ---------------------------------------------------------------------------------------------
 
+export interface BlackHole {
+    readonly port: number;
+    close(): Promise<void>;
+}
+
+/**
+ * A TCP port on 127.0.0.1 that accepts connections and never answers: a server that is up but
+ * hung. The kernel completes the handshake even while the event loop is blocked (spawnSync).
+ */
+export async function startBlackHole(): Promise<BlackHole> {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.on("error", () => undefined);
+        socket.on("close", () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", () => resolve()));
+    const { port } = server.address() as net.AddressInfo;
+    return {
+        port,
+        close: () =>
+            new Promise<void>((resolve) => {
+                for (const socket of sockets) socket.destroy();
+                server.close(() => resolve());
+            }),
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+
 export interface ScriptResult {
     readonly status: number | null;
     readonly output: string;
+    /** The log lines the run appended (every *.log in LOG_DIR), in file order. */
+    readonly logged: string;
+    /** Wall-clock seconds the run took. */
+    readonly seconds: number;
+}
+
+export interface RunOptions {
+    /** Kill the run (SIGKILL) after this many ms; the result then has status null. Defaults to none. */
+    readonly timeoutMs?: number;
+    /** Skip the one-ERROR-line check (for runs of old scripts or runs killed from outside). Defaults to false. */
+    readonly anyErrorLines?: boolean;
+}
+
+function logSizes(dir: string | undefined): Map<string, number> {
+    const sizes = new Map<string, number>();
+    if (!dir || !fs.existsSync(dir)) return sizes;
+    for (const f of fs.readdirSync(dir)) if (f.endsWith(".log")) sizes.set(f, fs.statSync(path.join(dir, f)).size);
+    return sizes;
+}
+
+function appended(dir: string | undefined, before: Map<string, number>): string {
+    if (!dir || !fs.existsSync(dir)) return "";
+    return fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith(".log"))
+        .sort()
+        .map((f) => fs.readFileSync(path.join(dir, f)).subarray(before.get(f) ?? 0).toString("utf8"))
+        .join("");
+}
+
+/**
+ * The contract alerting relies on (issue 14): a run that fails exits non-zero and logs exactly one
+ * ERROR line; a run that succeeds logs none.
+ */
+export function checkErrorContract(script: string, status: number | null, logged: string): void {
+    // The level is the third field: "2026-03-01T03:05:00Z [postgres_backup] ERROR ...".
+    const errors = logged.split("\n").filter((line) => /^\S+ \[[^\]]+\] ERROR /.test(line));
+    if (status === 0 && errors.length) throw new Error(`${script} succeeded but logged ERROR lines:\n${errors.join("\n")}`);
+    if (status !== 0 && status !== null && errors.length !== 1) throw new Error(`${script} failed (exit ${status}) with ${errors.length} ERROR lines, not one:\n${logged}`);
+}
+
+function scriptEnv(tmp: string, env: Record<string, string>): Record<string, string> {
+    return { PATH: process.env.PATH ?? "/usr/bin:/bin", TMPDIR: tmp, ...env };
 }
 
 /**
  * Runs one of assets/backup/*.sh with only the given variables (plus PATH and a private TMPDIR),
  * so nothing from the test runner's environment (e.g. a PGPASSWORD) leaks in. Throws if the run,
- * failed or not, left anything in its TMPDIR: every script must clean up after itself.
+ * failed or not, left anything in its TMPDIR (every script must clean up after itself), or broke
+ * the one-ERROR-line contract.
  */
-export function runBackupScript(script: string, env: Record<string, string>): ScriptResult {
+export function runBackupScript(script: string, env: Record<string, string>, options: RunOptions = {}): ScriptResult {
     const tmp = makeTempDir("script-tmp");
+    const before = logSizes(env.LOG_DIR);
+    const started = Date.now();
     try {
         const result = spawnSync("bash", [path.join(BACKUP_DIR, script)], {
-            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TMPDIR: tmp, ...env },
+            env: scriptEnv(tmp, env),
             encoding: "utf8",
             stdio: ["ignore", "pipe", "pipe"],
+            ...(options.timeoutMs ? { timeout: options.timeoutMs, killSignal: "SIGKILL" as const } : {}),
         });
+        const seconds = (Date.now() - started) / 1000;
+        const logged = appended(env.LOG_DIR, before);
         const leftovers = fs.readdirSync(tmp);
-        if (leftovers.length) throw new Error(`${script} left temp files behind: ${leftovers.join(", ")}`);
-        return { status: result.status, output: `${result.stdout}${result.stderr}` };
+        if (leftovers.length && result.status !== null) throw new Error(`${script} left temp files behind: ${leftovers.join(", ")}`);
+        if (!options.anyErrorLines) checkErrorContract(script, result.status, logged);
+        return { status: result.status, output: `${result.stdout}${result.stderr}`, logged, seconds };
+    } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
+}
+
+/** runBackupScript without blocking the event loop, for tests that serve something in-process (the Object Storage stand-in). */
+export async function runBackupScriptAsync(script: string, env: Record<string, string>, options: RunOptions = {}): Promise<ScriptResult> {
+    const tmp = makeTempDir("script-tmp");
+    const before = logSizes(env.LOG_DIR);
+    const started = Date.now();
+    try {
+        const child = spawn("bash", [path.join(BACKUP_DIR, script)], { env: scriptEnv(tmp, env), stdio: ["ignore", "pipe", "pipe"] });
+        let output = "";
+        child.stdout!.on("data", (d) => (output += d));
+        child.stderr!.on("data", (d) => (output += d));
+        const timer = options.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), options.timeoutMs) : undefined;
+        const status = await new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+        if (timer) clearTimeout(timer);
+        const seconds = (Date.now() - started) / 1000;
+        const logged = appended(env.LOG_DIR, before);
+        const leftovers = fs.readdirSync(tmp);
+        if (leftovers.length && status !== null) throw new Error(`${script} left temp files behind: ${leftovers.join(", ")}`);
+        if (!options.anyErrorLines) checkErrorContract(script, status, logged);
+        return { status, output, logged, seconds };
     } finally {
         fs.rmSync(tmp, { recursive: true, force: true });
     }
