@@ -76,10 +76,25 @@ export function standinId(pkg: PackageName, type: string, urn: string): string {
     return `${nameOf(urn)}-${digest.slice(0, 8)}`;
 }
 
+/** Outputs a create adds to the inputs (computed by the provider, never set by the program). */
+export function outputOnlyKeys(type: string): string[] {
+    return [...Object.keys(COMPUTED_OUTPUTS[type] ?? {}), ...(type === RANDOM_PASSWORD ? ["result"] : [])];
+}
+
+const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
+
+/** Pulumi's wire value for "not known until the resource exists". */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** What a preview of a create shows: the inputs, with every computed output unknown. */
+export function previewOutputs(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    return { ...inputs, ...Object.fromEntries(outputOnlyKeys(type).map((k) => [k, UNKNOWN])) };
+}
+
 /** The outputs a create returns: the inputs, plus the type's computed outputs. */
 export function createdOutputs(pkg: PackageName, type: string, inputs: Record<string, unknown>): Record<string, unknown> {
     const outs: Record<string, unknown> = { ...inputs, ...(COMPUTED_OUTPUTS[type] ?? {}) };
-    if (pkg === "random" && type === "random:index/randomPassword:RandomPassword") {
+    if (pkg === "random" && type === RANDOM_PASSWORD) {
         const length = typeof inputs.length === "number" ? inputs.length : 16;
         outs.result = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: randomBytes(length).toString("base64url").slice(0, length) };
     }
@@ -93,8 +108,11 @@ export function standinProvider(pkg: PackageName, version: string): provider.Pro
             return { inputs: news };
         },
         async diff(_id, urn, olds, news) {
-            const changes = changedKeys(olds, news);
-            return { changes: changes.length > 0, replaces: replacedKeys(typeOf(urn), olds, news) };
+            // The engine hands over the old outputs; what the create added is not an input that changed.
+            const type = typeOf(urn);
+            const oldInputs = omit(olds, outputOnlyKeys(type));
+            const changes = changedKeys(oldInputs, news);
+            return { changes: changes.length > 0, replaces: replacedKeys(type, oldInputs, news) };
         },
         async create(urn, inputs) {
             const type = typeOf(urn);
@@ -105,7 +123,7 @@ export function standinProvider(pkg: PackageName, version: string): provider.Pro
         },
         async update(_id, urn, olds, news) {
             const type = typeOf(urn);
-            return { outs: { ...createdOutputs(pkg, type, news), ...pick(olds, Object.keys(COMPUTED_OUTPUTS[type] ?? {})) } };
+            return { outs: { ...createdOutputs(pkg, type, news), ...pick(olds, outputOnlyKeys(type)) } };
         },
         async delete() {
             // Nothing is held anywhere: the engine's state is the only record.
@@ -118,4 +136,8 @@ export function standinProvider(pkg: PackageName, version: string): provider.Pro
 
 function pick(record: Record<string, unknown>, keys: string[]): Record<string, unknown> {
     return Object.fromEntries(keys.filter((k) => k in record).map((k) => [k, record[k]]));
+}
+
+function omit(record: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(record).filter(([k]) => !keys.includes(k)));
 }
