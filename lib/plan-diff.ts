@@ -78,18 +78,23 @@ const PRECIOUS_ON_REMOVAL: Readonly<Record<string, string>> = {
 };
 
 /** Validates the shape of a parsed plan JSON; `source` names the file in errors. */
+/** A file given as a saved plan is not one. */
+export class PlanFileError extends Error {}
+
 export function parsePlan(text: string, source: string): DiffablePlan {
     let value: unknown;
+    // `npm run plan -- --json > file` puts npm's "> coinpilot-infra@… plan" banner above the JSON: skip it.
+    const start = text.search(/^\{/m);
     try {
-        value = JSON.parse(text);
+        value = JSON.parse(start > 0 ? text.slice(start) : text);
     } catch (err) {
-        throw new Error(`${source} is not JSON (${(err as Error).message}); create it with: npm run plan -- --json > ${source}`);
+        throw new PlanFileError(`${source} is not JSON (${(err as Error).message}); save a plan with: npm run plan -- --out <file>`);
     }
     const resources = (value as { resources?: unknown })?.resources;
-    if (!Array.isArray(resources)) throw new Error(`${source} has no "resources" array; create it with: npm run plan -- --json > ${source}`);
+    if (!Array.isArray(resources)) throw new PlanFileError(`${source} has no "resources" array: it is not a saved plan; save one with: npm run plan -- --out <file>`);
     resources.forEach((r, i) => {
         const ok = r && typeof r.type === "string" && typeof r.name === "string" && r.inputs && typeof r.inputs === "object";
-        if (!ok) throw new Error(`${source}: resources[${i}] needs string "type" and "name" and an "inputs" object`);
+        if (!ok) throw new PlanFileError(`${source}: resources[${i}] needs string "type" and "name" and an "inputs" object`);
     });
     return value as DiffablePlan;
 }

@@ -1,30 +1,49 @@
-// `npm run plan [-- --config-file Pulumi.prod.yaml] [--json] [--diff OLD.json]`: the offline plan.
+// `npm run plan [-- --config-file Pulumi.prod.yaml] [--json] [--out FILE] [--diff OLD.json]`: the offline plan.
 // Evaluates index.ts for real under Pulumi's in-process mocks and prints the desired state.
-import { readFileSync } from "fs";
+import { existsSync, readFileSync, writeFileSync } from "fs";
 import { resolve } from "path";
 import { installMockCloud, resolveOutput, settle } from "../lib/mock-cloud";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT_FILE, SECRET_MARK, buildPlan, formatPlan, loadStackConfig, stackNameOf } from "../lib/plan";
 import { readProjectFile } from "../lib/project-config";
-import { diffPlans, formatPlanDiff, parsePlan } from "../lib/plan-diff";
+import { PlanFileError, diffPlans, formatPlanDiff, parsePlan } from "../lib/plan-diff";
 import { formatHostSteps } from "../components/host";
 
 interface PlanArgs {
     configFile: string;
     json: boolean;
-    /** A plan saved earlier with --json: print what changed since, instead of the plan. */
+    /** Write the JSON plan here instead of stdout (no npm banner can end up in it). */
+    out?: string;
+    /** A plan saved earlier with --json/--out: print what changed since, instead of the plan. */
     diff?: string;
+    help: boolean;
 }
 
-function parseArgs(argv: string[]): PlanArgs {
-    const args: PlanArgs = { configFile: "Pulumi.prod.yaml", json: false };
+const USAGE = `usage: npm run plan -- [--config-file Pulumi.<stack>.yaml] [--json] [--out FILE] [--diff OLD.json] [--help]
+  --config-file FILE  the stack config to plan (default Pulumi.prod.yaml)
+  --json              print the plan as JSON instead of text
+  --out FILE          write the JSON plan to FILE (for a later --diff)
+  --diff OLD.json     print what changed since a saved plan (the !!! banner names what a change destroys)`;
+
+/** A mistake in how the plan was called: reported as one line, without a stack trace. */
+class UsageError extends Error {}
+
+export function parseArgs(argv: readonly string[]): PlanArgs {
+    const args: PlanArgs = { configFile: "Pulumi.prod.yaml", json: false, help: false };
+    const valueOf = (flag: string, i: number): string => {
+        const value = argv[i + 1];
+        if (value === undefined || value.startsWith("--")) throw new UsageError(`${flag} needs a file name`);
+        return value;
+    };
     for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        if (arg === "--json") args.json = true;
-        else if (arg === "--config-file" && argv[i + 1]) args.configFile = argv[++i];
-        else if (arg.startsWith("--config-file=")) args.configFile = arg.slice("--config-file=".length);
-        else if (arg === "--diff" && argv[i + 1]) args.diff = argv[++i];
-        else throw new Error(`unknown argument "${arg}"; usage: npm run plan -- [--config-file PATH] [--json] [--diff OLD.json]`);
+        const [flag, inline] = argv[i].startsWith("--") && argv[i].includes("=") ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
+        const take = () => inline ?? valueOf(flag, i++);
+        if (flag === "--json" && inline === undefined) args.json = true;
+        else if (flag === "--help" || flag === "-h") args.help = true;
+        else if (flag === "--config-file") args.configFile = take();
+        else if (flag === "--out") args.out = take();
+        else if (flag === "--diff") args.diff = take();
+        else throw new UsageError(`unknown argument "${argv[i]}"; see npm run plan -- --help`);
     }
     return args;
 }
@@ -38,7 +57,13 @@ async function resolveOutputs(program: Record<string, unknown>): Promise<Record<
 
 async function main(): Promise<number> {
     const args = parseArgs(process.argv.slice(2));
+    if (args.help) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
     const configPath = resolve(args.configFile);
+    if (!existsSync(configPath)) throw new UsageError(`config file ${args.configFile} does not exist`);
+    if (args.diff && !existsSync(args.diff)) throw new UsageError(`${args.diff} does not exist; save a plan first: npm run plan -- --out ${args.diff}`);
     const stack = stackNameOf(configPath);
     const project = readProjectFile(PROJECT_FILE).name;
     const stackConfig = loadStackConfig(configPath, stack);
@@ -73,14 +98,24 @@ async function main(): Promise<number> {
         process.stdout.write(formatPlanDiff(diffPlans(old, now), { before: args.diff, after: `the program now (${args.configFile})` }));
         return 0;
     }
-    process.stdout.write(args.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan(plan)}\n${formatHostSteps(cloud.resources)}\n`);
+    const json = `${JSON.stringify(plan, null, 2)}\n`;
+    if (args.out) {
+        writeFileSync(args.out, json);
+        process.stderr.write(`plan of ${plan.resources.length} resources written to ${args.out}\n`);
+        return 0;
+    }
+    process.stdout.write(args.json ? json : `${formatPlan(plan)}\n${formatHostSteps(cloud.resources)}\n`);
     return 0;
 }
 
-main().then(
-    (code) => process.exit(code),
-    (err) => {
-        process.stderr.write(`plan failed: ${(err as Error).stack ?? err}\n`);
-        process.exit(1);
-    },
-);
+if (require.main === module) {
+    main().then(
+        (code) => process.exit(code),
+        (err) => {
+            // A user's mistake is one line; anything else is a bug worth its stack trace.
+            const known = err instanceof UsageError || err instanceof PlanFileError;
+            process.stderr.write(known ? `plan: ${(err as Error).message}\n` : `plan failed: ${(err as Error).stack ?? err}\n`);
+            process.exit(known ? 2 : 1);
+        },
+    );
+}

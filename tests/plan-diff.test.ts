@@ -140,7 +140,9 @@ describe("diffPlans", () => {
 describe("parsePlan", () => {
     it("accepts a plan and explains how to make one when the file is wrong", () => {
         expect(parsePlan(JSON.stringify(base), "old.json").resources).toHaveLength(2);
-        expect(() => parsePlan("not json", "old.json")).toThrow(/old.json is not JSON.*npm run plan -- --json > old.json/);
+        expect(() => parsePlan("not json", "old.json")).toThrow(/old.json is not JSON.*save a plan with: npm run plan -- --out <file>/);
+        // npm's "> pkg@version plan" banner above the JSON (npm run plan -- --json > file) is skipped.
+        expect(parsePlan(`\n> coinpilot-infra@0.1.0 plan\n> node scripts/plan.ts --json\n\n${JSON.stringify(base)}`, "old.json").resources).toHaveLength(2);
         expect(() => parsePlan("{}", "old.json")).toThrow(/no "resources" array/);
         expect(() => parsePlan('{"resources":[{"type":"t"}]}', "old.json")).toThrow(/resources\[0\] needs/);
     });
@@ -206,7 +208,7 @@ describe("npm run plan -- --diff", () => {
         const file = path.join(dir, "bad.json");
         writeFileSync(file, "{}");
         const { code, stderr } = npm("--diff", file);
-        expect(code).toBe(1);
-        expect(stderr).toContain(`${file} has no "resources" array; create it with: npm run plan -- --json > ${file}`);
+        expect(code).toBe(2);
+        expect(stderr).toBe(`plan: ${file} has no "resources" array: it is not a saved plan; save one with: npm run plan -- --out <file>\n`);
     });
 });

@@ -98,10 +98,43 @@ describe("npm run plan", () => {
         expect(stderr).not.toContain("in-clear");
     });
 
-    it("rejects an unknown argument", () => {
-        const { code, stderr } = plan("--nope");
-        expect(code).toBe(1);
-        expect(stderr).toMatch(/unknown argument "--nope"/);
+    it.each([
+        [["--nope"], 'plan: unknown argument "--nope"; see npm run plan -- --help'],
+        [["--diff"], "plan: --diff needs a file name"],
+        [["--out", "--json"], "plan: --out needs a file name"],
+        [["--config-file", "missing.yaml"], "plan: config file missing.yaml does not exist"],
+        [["--diff", "missing.json"], "plan: missing.json does not exist; save a plan first: npm run plan -- --out missing.json"],
+        [["--diff", "package.json"], 'plan: package.json has no "resources" array: it is not a saved plan; save one with: npm run plan -- --out <file>'],
+    ])("refuses %j with one clear line and no stack trace", (args, message) => {
+        const { code, stdout, stderr } = plan(...args);
+        expect(code).toBe(2);
+        expect(stdout).toBe("");
+        expect(stderr).toBe(`${message}\n`);
+    });
+
+    it("--help prints every option", () => {
+        const { code, stdout } = plan("--help");
+        expect(code).toBe(0);
+        for (const flag of ["--config-file", "--json", "--out", "--diff"]) expect(stdout).toContain(flag);
+    });
+
+    it("runs the README's review commands as written: save on main, diff on the branch", () => {
+        const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+        const block = readme.slice(readme.indexOf("**Before merging**"));
+        const lines = block.slice(0, block.indexOf("```\n\n")).split("\n").filter((l) => l.startsWith("npm run plan"));
+        expect(lines).toHaveLength(2);
+        const dir = mkdtempSync(path.join(tmpdir(), "plan-review-"));
+        const outputs = lines.map((line) => {
+            const command = line.replace(/#.*$/, "").replaceAll("/tmp/", `${dir}/`);
+            const run = spawnSync("bash", ["-c", command], { cwd: ROOT, encoding: "utf8" });
+            expect([command, run.status]).toEqual([command, 0]);
+            return run.stdout;
+        });
+        expect(outputs[1]).toMatch(/No changes\./);
+        // And a file saved the old way, with npm's banner above the JSON, still reads as a plan.
+        const banner = spawnSync("bash", ["-c", `npm run plan -- --json > ${dir}/with-banner.json && npm run -s plan -- --diff ${dir}/with-banner.json`], { cwd: ROOT, encoding: "utf8" });
+        expect(banner.status).toBe(0);
+        expect(banner.stdout).toMatch(/No changes\./);
     });
 });
 
