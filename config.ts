@@ -7,6 +7,7 @@ import { isDiscordWebhookUrl, SecretText } from "./lib/launch/notify";
 import { envLine } from "./lib/env-file";
 import { GENERATED_SECRETS, GeneratedEnvKey, OVERRIDE_CONFIG_KEYS, overrideConfigKey } from "./lib/generated-secrets";
 import { A1_FLEX, BLOCK_VOLUME, FREE_TIER } from "./lib/limits";
+import { OFFSITE_DEFAULTS, checkBucketName, checkNamespace, normalizeExpiry } from "./lib/offsite";
 
 export const CONFIG_NAMESPACE = "coinpilot";
 
@@ -340,6 +341,43 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
     };
 }
 
+// ---- Off-host copy of the backups (components/offsite.ts) --------------------------------------
+
+/** Keys of the off-host copy; their defaults are OFFSITE_DEFAULTS (lib/offsite.ts). */
+export const OFFSITE_CONFIG_KEYS = ["offsiteCopy", "offsiteBucketName", "offsiteRetentionDays", "offsiteUploadExpires", "offsiteNamespace"] as const;
+
+export interface OffsiteConfig {
+    /** Create the bucket and ship the upload URL to the host. */
+    readonly enabled: boolean;
+    readonly bucketName: string;
+    readonly retentionDays: number;
+    /** When the host's upload PAR expires, RFC 3339 in UTC. */
+    readonly uploadExpires: string;
+    /** The tenancy's Object Storage namespace, when given; otherwise looked up (getNamespace). */
+    readonly namespace?: string;
+}
+
+/**
+ * Validates the off-host copy's keys; throws ConfigError listing every problem at once. The expiry
+ * is checked for form only: a date already past is refused by OCI at `pulumi up`, and the host
+ * warns 30 days ahead (README "Off-host copy").
+ */
+export function validateOffsiteConfig(raw: RawConfig): OffsiteConfig {
+    const r = new ConfigReader(raw);
+    const enabled = r.boolean("offsiteCopy", OFFSITE_DEFAULTS.offsiteCopy);
+    const bucketName = r.string("offsiteBucketName", OFFSITE_DEFAULTS.offsiteBucketName);
+    r.check("offsiteBucketName", bucketName, checkBucketName);
+    // 1 day to 10 years; within the free 20 GB at 30 days (README "Off-host copy").
+    const retentionDays = r.number("offsiteRetentionDays", OFFSITE_DEFAULTS.offsiteRetentionDays, { min: 1, max: 3650, integer: true });
+    const expiresText = r.string("offsiteUploadExpires", OFFSITE_DEFAULTS.offsiteUploadExpires);
+    const uploadExpires = normalizeExpiry(expiresText);
+    if (!uploadExpires) r.problem("offsiteUploadExpires", `"${expiresText}" is neither a date (2028-12-31) nor an RFC 3339 time in UTC (2028-12-31T00:00:00Z)`);
+    const namespace = r.string("offsiteNamespace", OFFSITE_DEFAULTS.offsiteNamespace);
+    r.check("offsiteNamespace", namespace, checkNamespace);
+    if (r.problems.length > 0) throw new ConfigError(r.problems);
+    return { enabled, bucketName, retentionDays, uploadExpires: uploadExpires!, ...(namespace ? { namespace } : {}) };
+}
+
 /** Every key this program reads; Pulumi.yaml documents each (a test keeps the two lists equal). */
 export const CONFIG_KEYS = [
     "availabilityDomain",
@@ -365,6 +403,7 @@ export const CONFIG_KEYS = [
     "launchUnknownRetries",
     "discordWebhookUrl",
     ...HOST_CONFIG_KEYS,
+    ...OFFSITE_CONFIG_KEYS,
 ] as const;
 
 /**
@@ -382,7 +421,7 @@ export function clearSecretProblems(raw: RawConfig, isStoredSecret: (key: string
 }
 
 /** Validates every key at once: one ConfigError lists the problems of the network, instance and host parts together. */
-export function validateProgramConfig(raw: RawConfig, clearSecrets: readonly string[] = []): { stack: StackConfig; host: HostConfig } {
+export function validateProgramConfig(raw: RawConfig, clearSecrets: readonly string[] = []): { stack: StackConfig; host: HostConfig; offsite: OffsiteConfig } {
     const problems: string[] = [...clearSecrets];
     const collect = <T>(validate: (raw: RawConfig) => T): T | undefined => {
         try {
@@ -395,8 +434,9 @@ export function validateProgramConfig(raw: RawConfig, clearSecrets: readonly str
     };
     const stack = collect(validateConfig);
     const host = collect(validateHostConfig);
-    if (!stack || !host || problems.length > 0) throw new ConfigError(problems);
-    return { stack, host };
+    const offsite = collect(validateOffsiteConfig);
+    if (!stack || !host || !offsite || problems.length > 0) throw new ConfigError(problems);
+    return { stack, host, offsite };
 }
 
 /** Keys of this program's namespace that it does not read (a misspelt key would silently fall back to its default). */
@@ -410,7 +450,7 @@ export function undeclaredKeys(keys: readonly string[]): string[] {
 const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (fullKey: string) => boolean };
 
 /** Reads the stack's config once and validates it. */
-export function loadConfig(): { stack: StackConfig; host: HostConfig } {
+export function loadConfig(): { stack: StackConfig; host: HostConfig; offsite: OffsiteConfig } {
     const config = new pulumi.Config(CONFIG_NAMESPACE);
     const raw: Record<string, string | undefined> = {};
     for (const key of CONFIG_KEYS) raw[key] = config.get(key);

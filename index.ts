@@ -5,8 +5,9 @@ import { Network } from "./components/network";
 import { A1Instance } from "./components/instance";
 import { DataStorage } from "./components/storage";
 import { Host } from "./components/host";
+import { OffsiteCopy } from "./components/offsite";
 
-const { stack: config, host: hostConfig } = loadConfig();
+const { stack: config, host: hostConfig, offsite: offsiteConfig } = loadConfig();
 
 const network = new Network("coinpilot-network", {
     compartmentId: config.compartmentId,
@@ -47,6 +48,18 @@ const storage = new DataStorage("coinpilot-data", {
 /** The address the host answers on: the reserved one when there is one. */
 const address = storage.publicIp ?? host.publicIp;
 
+// A copy of every backup off the host: a bucket the host can only write to (README "Off-host copy").
+const offsite = offsiteConfig.enabled
+    ? new OffsiteCopy("coinpilot-offsite", {
+          compartmentId: config.compartmentId,
+          region: new pulumi.Config("oci").get("region") ?? "",
+          bucketName: offsiteConfig.bucketName,
+          retentionDays: offsiteConfig.retentionDays,
+          uploadExpires: offsiteConfig.uploadExpires,
+          namespace: offsiteConfig.namespace,
+      })
+    : undefined;
+
 // Docker, firewall, the app at appRef, its .env, the systemd unit and a health gate, over SSH.
 const bootstrap = new Host("coinpilot-host", {
     instance: host.instance,
@@ -62,6 +75,7 @@ const bootstrap = new Host("coinpilot-host", {
         openaiApiKey: hostConfig.openaiApiKey && pulumi.secret(hostConfig.openaiApiKey.reveal()),
     },
     dataVolumeAttachment: storage.attachment,
+    ...(offsite ? { offsiteUpload: { url: offsite.uploadUrl, expires: offsite.uploadExpires } } : {}),
     // Saved values of the generated secrets (restore into an empty stack); the rest are generated.
     generatedSecretOverrides: Object.fromEntries(
         Object.entries(hostConfig.generatedSecretOverrides).map(([key, value]) => [key, pulumi.secret(value.reveal())]),
@@ -76,3 +90,5 @@ export const deployedCommit = bootstrap.deployedCommit;
 /** Secret: the generated .env passwords in use; `npm run secrets:save` copies them into encrypted stack config. */
 export const generatedSecrets = bootstrap.generatedSecrets;
 export const sshCommand = address.apply((ip) => `ssh ubuntu@${ip}`);
+/** Where the off-host copies are (`oci os object list --namespace … --bucket-name …`); the upload URL is never exported. */
+export const offsiteBucket = offsite ? pulumi.interpolate`${offsite.namespace}/${offsite.bucketName}` : "";

@@ -4,6 +4,15 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { BACKUP_INSTALL_DIR, BACKUP_ROOT, CRON_FILE_PATH, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
 import { sha256 } from "../lib/hash";
+import { OFFSITE_URL_FILE, offsiteUrlCommand, offsiteUrlDeleteCommand, offsiteUrlFileText } from "../lib/offsite";
+
+/** The off-host copy's upload URL for the host (components/offsite.ts). */
+export interface OffsiteUpload {
+    /** The write-only pre-authenticated request URL, ending in /o/. A secret: it travels only as the step's stdin. */
+    readonly url: pulumi.Input<string>;
+    /** Its expiry (RFC 3339), written beside it so the host warns 30 days ahead. */
+    readonly expires: string;
+}
 
 export interface BackupsArgs {
     /** SSH connection to the host (a sudo-capable user, e.g. `ubuntu`). Required. */
@@ -17,6 +26,12 @@ export interface BackupsArgs {
      * the stack's containers). Given to each child itself, not only to this component. Defaults to none.
      */
     readonly after?: readonly pulumi.Resource[];
+    /**
+     * Where each backup is copied off the host: the URL goes into a root-only file
+     * (OFFSITE_URL_FILE) that the backup scripts read. Defaults to none (no file: backups stay on
+     * the host, and a file left by an earlier deploy is removed when this step is deleted).
+     */
+    readonly offsiteUpload?: OffsiteUpload;
 }
 
 const REPO_ROOT = path.resolve(__dirname, "..");
@@ -72,6 +87,19 @@ export class Backups extends pulumi.ComponentResource {
             );
         }
 
-        this.registerOutputs({ installDir: this.installDir, backupRoot: this.backupRoot });
+        if (args.offsiteUpload) {
+            const { url, expires } = args.offsiteUpload;
+            const create = offsiteUrlCommand();
+            const text = pulumi.secret(pulumi.output(url).apply((u) => offsiteUrlFileText(u, expires)));
+            // Re-run when the URL changes (a rotated PAR), through a hash that is itself kept secret.
+            // Delete-first: replaced create-first, the old step's delete (rm) would remove the new file.
+            new command.remote.Command(
+                `${name}-offsite-url`,
+                { connection, create, delete: offsiteUrlDeleteCommand(), stdin: text, triggers: [instanceId, sha256(create), text.apply((t) => sha256(t))] },
+                { ...childOpts([dirs]), deleteBeforeReplace: true },
+            );
+        }
+
+        this.registerOutputs({ installDir: this.installDir, backupRoot: this.backupRoot, offsiteUrlFile: args.offsiteUpload ? OFFSITE_URL_FILE : "" });
     }
 }

@@ -7,7 +7,7 @@ import { ENV_FILE_PATH, buildEnvFile } from "../lib/env-file";
 import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
 import { GENERATED_SECRETS, GeneratedEnvKey } from "../lib/generated-secrets";
 import { DATA_MOUNT_POINT, DOCKER_DATA_ROOT } from "../lib/data-layout";
-import { Backups } from "./backups";
+import { Backups, OffsiteUpload } from "./backups";
 import { sha256 } from "../lib/hash";
 import { shellCommand } from "../lib/shell";
 import { HOST_DEFAULTS, checkAppRef, checkAppRepoUrl, keyName } from "../config";
@@ -85,6 +85,8 @@ export interface HostArgs {
      * swapped volume is mounted again. Defaults to none (everything on the boot volume).
      */
     readonly dataVolumeAttachment?: pulumi.CustomResource;
+    /** Where the backups are copied off the host (components/offsite.ts). Defaults to none: they stay on the host. */
+    readonly offsiteUpload?: OffsiteUpload;
     /** Directory holding the step scripts. Defaults to assets/host (tests point it at a modified copy). */
     readonly assetsDir?: string;
 }
@@ -196,7 +198,11 @@ export class Host extends pulumi.ComponentResource {
         }
         const docker = step("docker", [DEPLOY_USER]);
         // The backups call `docker exec` into the stack's containers: install them once Docker exists.
-        new Backups(`${name}-backups`, { connection, instanceId: args.instanceId, instance: args.instance, after: [docker] }, { parent: this, dependsOn: [docker] });
+        new Backups(
+            `${name}-backups`,
+            { connection, instanceId: args.instanceId, instance: args.instance, after: [docker], ...(args.offsiteUpload ? { offsiteUpload: args.offsiteUpload } : {}) },
+            { parent: this, dependsOn: [docker] },
+        );
         step("firewall", []);
         const checkout = step("checkout", [args.appRepoUrl, appRef, unit.appDir, DEPLOY_USER], {
             // Always one line on stdin, empty for a public repository.

@@ -53,6 +53,7 @@ export const BACKUP_ASSETS: readonly BackupAsset[] = [
     script("n8n_backup.sh"),
     script("verify_backups.sh"),
     script("restore_rehearsal.sh"),
+    script("offsite_upload.sh"),
     { role: "logrotate", source: "assets/logrotate/coinpilot", remotePath: LOGROTATE_FILE_PATH, mode: "0644", text: true },
     { role: "cron", source: "assets/cron/coinpilot-backup", remotePath: CRON_FILE_PATH, mode: "0644", text: true },
 ];

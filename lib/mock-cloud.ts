@@ -24,6 +24,10 @@ export interface RecordedResource {
         readonly ignoreChanges: string[];
         readonly replaceOnChanges: string[];
         readonly errorHooks: string[];
+        /** Before-create hooks by name, when any. */
+        readonly beforeCreateHooks?: string[];
+        /** Explicit provider reference ("<provider urn>::<id>"), when one was given. */
+        readonly provider?: string;
     };
 }
 
@@ -34,6 +38,11 @@ const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export function isSecretEnvelope(value: unknown): value is { value: unknown } {
     return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
 }
+
+/** Every fake pre-authenticated request token starts with this: no plan, log or plain input may contain it. */
+export const FAKE_PAR_TOKEN_PREFIX = "MOCK-PAR-SECRET-";
+/** The fake tenancy's Object Storage namespace. */
+export const FAKE_NAMESPACE = "mocknamespace";
 
 /** Example public address handed out for instances and reserved IPs (TEST-NET-3). */
 export const FAKE_PUBLIC_IP = "203.0.113.10";
@@ -62,6 +71,13 @@ function computedOutputs(type: string, name: string, inputs: Record<string, unkn
             return { ipAddress: FAKE_PUBLIC_IP };
         case "command:remote:Command":
             return { stdout: "", stderr: "" };
+        case "oci:ObjectStorage/bucket:Bucket":
+            return { bucketId: fakeOcid("bucket", name), approximateCount: "0", approximateSize: "0" };
+        case "oci:ObjectStorage/preauthrequest:Preauthrequest": {
+            // Shaped like the real answer; the token marks it as the mock's, so tests can look for leaks.
+            const accessUri = `/p/${FAKE_PAR_TOKEN_PREFIX}${Buffer.from(name).toString("hex").slice(0, 16)}/n/${inputs.namespace}/b/${inputs.bucket}/o/`;
+            return { accessUri, fullPath: `https://objectstorage.ap-chuncheon-1.oraclecloud.com${accessUri}`, parId: fakeOcid("par", name), timeCreated: "2026-01-01T00:00:00Z" };
+        }
         case "random:index/randomPassword:RandomPassword": {
             const length = typeof inputs.length === "number" ? inputs.length : 32;
             return { result: "x".repeat(length) };
@@ -96,6 +112,8 @@ export function createMockCloud(options: MockCloudOptions = {}): MockCloud {
             compartmentId: inputs.compartmentId,
             availabilityDomains: fakeAvailabilityDomains(options.availabilityDomains ?? 1),
         }),
+        // The off-host bucket lives in the tenancy's Object Storage namespace.
+        "oci:ObjectStorage/getNamespace:getNamespace": (inputs) => ({ compartmentId: inputs.compartmentId, id: FAKE_NAMESPACE, namespace: FAKE_NAMESPACE }),
         // The reserved public IP binds to the instance's primary private IP, found through its VNIC.
         "oci:Core/getVnicAttachments:getVnicAttachments": (inputs) => ({
             compartmentId: inputs.compartmentId,
@@ -165,6 +183,8 @@ export function installMockCloud(
                         ignoreChanges: req.getIgnorechangesList(),
                         replaceOnChanges: req.getReplaceonchangesList(),
                         errorHooks: hooks?.getOnErrorList?.() ?? [],
+                        ...(hooks?.getBeforeCreateList?.()?.length ? { beforeCreateHooks: hooks.getBeforeCreateList() } : {}),
+                        ...(req.getProvider?.() ? { provider: req.getProvider() } : {}),
                     },
                 });
             }

@@ -116,11 +116,12 @@ describeWithBinaries(["crontab"], "cron file /etc/cron.d/coinpilot-backup", () =
         expect(cronAsset.mode).toBe("0644");
     });
 
-    it("runs the seeds' schedule: postgres 03:05, redis 03:15, n8n 03:25, daily verification, weekly rehearsal on Sunday", () => {
+    it("runs the seeds' schedule: postgres 03:05, redis 03:15, n8n 03:25, the off-host catch-up, daily verification, weekly rehearsal on Sunday", () => {
         expect(jobs.map((j) => `${j.schedule} ${path.basename(j.command)}`)).toEqual([
             "5 3 * * * postgres_backup.sh",
             "15 3 * * * redis_backup.sh",
             "25 3 * * * n8n_backup.sh",
+            "35 3 * * * offsite_upload.sh",
             "45 3 * * * verify_backups.sh",
             "0 4 * * 0 restore_rehearsal.sh",
         ]);

@@ -43,7 +43,7 @@ describe("Backups under mocks", () => {
                 ...roles.flatMap((role) => [`command:remote:CopyToRemote bk-copy-${role}`, `command:remote:Command bk-install-${role}`]),
             ].sort(),
         );
-        expect(roles).toEqual(["lib", "postgres-backup", "redis-backup", "n8n-backup", "verify-backups", "restore-rehearsal", "logrotate", "cron"]);
+        expect(roles).toEqual(["lib", "postgres-backup", "redis-backup", "n8n-backup", "verify-backups", "restore-rehearsal", "offsite-upload", "logrotate", "cron"]);
     });
 
     it("gives every child the Docker step as its own dependency and deletes it with the VM", () => {

@@ -243,19 +243,21 @@ run_captured() {
 
 # --- the run lock ----------------------------------------------------------------------------------
 
-# take_lock DIR WHAT: waits up to LOCK_WAIT seconds for the lock on DIR (a directory: a run that
-# fails leaves no lock file behind) and dies naming WHAT if another run keeps it. The lock is held
+# take_lock DIR WHAT [try]: waits up to LOCK_WAIT seconds for the lock on DIR (a directory: a run
+# that fails leaves no lock file behind) and dies naming WHAT if another run keeps it (with `try`:
+# returns 1 instead). The lock is held
 # by a small helper process, never by this shell: a child we start (pg_dump, redis-cli) does not
 # inherit it, so a run killed with -9 cannot leave an orphan holding it. The helper lets go as soon
 # as this shell is gone (tail --pid), or when release_lock ends it.
 take_lock() {
-    local dir=$1 what=$2 line=""
+    local dir=$1 what=$2 mode=${3:-} line=""
     # shellcheck disable=SC2016 # expanded by the inner sh, not here
     exec {LOCK_FD}< <(exec flock -w "$LOCK_WAIT" -o -E 75 -- "$dir" sh -c 'echo locked; exec tail --pid="$1" -s 0.2 -f /dev/null' sh "$$" 2>/dev/null)
     LOCK_PID=$!
     read -r -t "$((LOCK_WAIT + 30))" line <&"$LOCK_FD" || true
     if [[ $line != locked ]]; then
         release_lock
+        [[ $mode == try ]] && return 1
         die "another $what is running: it holds the lock on $dir (waited ${LOCK_WAIT}s)"
     fi
 }

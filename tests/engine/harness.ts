@@ -86,7 +86,8 @@ export function expectOk(run: Run, what: string): Run {
 export function initExampleStack(project: Project, extra: Record<string, string> = {}): void {
     expectOk(project.pulumi(["stack", "init", "prod"]), "pulumi stack init prod");
     const example = (parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> }).config;
-    for (const [key, value] of Object.entries({ ...example, ...extra })) {
+    // The namespace named too, so the off-host bucket needs no getNamespace invoke (the OCI API).
+    for (const [key, value] of Object.entries({ ...example, "coinpilot:offsiteNamespace": EXAMPLE_NAMESPACE, ...extra })) {
         if (value !== null && typeof value === "object") continue; // secure placeholders: set below
         expectOk(project.pulumi(["config", "set", key, String(value)]), `pulumi config set ${key}`);
     }
@@ -99,6 +100,8 @@ export function initExampleStack(project: Project, extra: Record<string, string>
 
 /** The AD named, so no data-source invoke (which needs the OCI API) runs. */
 export const EXAMPLE_AD = "Uocm:AP-CHUNCHEON-1-AD-1";
+/** The Object Storage namespace named, for the same reason (components/offsite.ts). */
+export const EXAMPLE_NAMESPACE = "exampletenancyns";
 
 /** One step of `pulumi preview --json`. */
 export interface PreviewStep {
