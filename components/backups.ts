@@ -19,6 +19,11 @@ export interface BackupsArgs {
     readonly connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
     /** The instance's OCID: a new instance re-runs every step, since its disk starts empty. Required. */
     readonly instanceId: pulumi.Input<string>;
+    /**
+     * The image the boot volume was made from. A new image swaps the boot volume in place (same OCID,
+     * an empty OS disk), so it re-runs every step too. Defaults to none (only the OCID counts).
+     */
+    readonly bootImageId?: pulumi.Input<string>;
     /** The instance resource: every child is `deletedWith` it (a deleted VM takes its files along). Defaults to none. */
     readonly instance?: pulumi.Resource;
     /**
@@ -51,7 +56,9 @@ export class Backups extends pulumi.ComponentResource {
 
     constructor(name: string, args: BackupsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("coinpilot:host:Backups", name, {}, opts);
-        const { connection, instanceId } = args;
+        const { connection } = args;
+        // What the steps' work lives on: a new instance or a new boot volume starts empty.
+        const instanceId = args.bootImageId === undefined ? args.instanceId : pulumi.interpolate`${args.instanceId} ${args.bootImageId}`;
         const copies = planBackupCopies((source) => fs.readFileSync(path.join(REPO_ROOT, source)));
         const childOpts = (dependsOn: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
             parent: this,

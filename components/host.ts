@@ -8,7 +8,7 @@ import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/syst
 import { GENERATED_SECRETS, GeneratedEnvKey } from "../lib/generated-secrets";
 import { DATA_MOUNT_POINT, DOCKER_DATA_ROOT } from "../lib/data-layout";
 import { Backups, OffsiteUpload } from "./backups";
-import { sha256 } from "../lib/hash";
+import { hmacSha256, sha256 } from "../lib/hash";
 import { shellCommand } from "../lib/shell";
 import { HOST_DEFAULTS, checkAppRef, checkAppRepoUrl, keyName } from "../config";
 
@@ -54,6 +54,12 @@ export interface HostArgs {
     readonly instance: pulumi.Resource;
     /** The instance OCID; in every step's triggers, so a replaced instance is bootstrapped again. */
     readonly instanceId: pulumi.Input<string>;
+    /**
+     * The image the boot volume was made from; in every step's triggers too. A new image does not
+     * replace the instance: OCI swaps its boot volume in place (same OCID, an empty OS disk), so every
+     * step must run again. Defaults to none (only the OCID counts).
+     */
+    readonly bootImageId?: pulumi.Input<string>;
     /** Address SSH connects to. */
     readonly publicIp: pulumi.Input<string>;
     /** Private key (PEM or OpenSSH block) matching the instance's authorized key. Treated as secret. */
@@ -147,6 +153,8 @@ export class Host extends pulumi.ComponentResource {
         const scriptPath = (role: StepRole) => path.join(assetsDir, HOST_STEPS.find((s) => s.role === role)!.script);
         const staged = (role: StepRole) => `${STAGING_DIR}/${path.basename(scriptPath(role))}`;
 
+        // What the steps' work lives on: a new instance or a new boot volume starts empty.
+        const disk: pulumi.Input<string>[] = args.bootImageId === undefined ? [args.instanceId] : [args.instanceId, args.bootImageId];
         const steps = new Map<StepRole, remote.Command>();
         let previous: pulumi.Resource | undefined;
         /** Copies the step's script, then runs it with sudo after the previous step. */
@@ -159,7 +167,7 @@ export class Host extends pulumi.ComponentResource {
             const copy = new remote.CopyToRemote(
                 `${name}-${role}-script`,
                 // Relative to the project directory (Pulumi's cwd), so plans compare across checkouts.
-                { connection, source: new pulumi.asset.FileAsset(path.relative(process.cwd(), scriptPath(role))), remotePath: staged(role), triggers: [args.instanceId, hash] },
+                { connection, source: new pulumi.asset.FileAsset(path.relative(process.cwd(), scriptPath(role))), remotePath: staged(role), triggers: [...disk, hash] },
                 childOpts([steps.get("wait")!]),
             );
             const command = new remote.Command(
@@ -168,7 +176,7 @@ export class Host extends pulumi.ComponentResource {
                     connection,
                     create: shellCommand(["sudo", "bash", staged(role), ...words]),
                     ...(extra.stdin === undefined ? {} : { stdin: extra.stdin }),
-                    triggers: [args.instanceId, hash, ...(extra.triggers ?? [])],
+                    triggers: [...disk, hash, ...(extra.triggers ?? [])],
                 },
                 childOpts([copy, previous!, ...(extra.after ?? [])]),
             );
@@ -185,7 +193,7 @@ export class Host extends pulumi.ComponentResource {
                 connection,
                 create: shellCommand(["bash", "-s", "--", STAGING_DIR]),
                 stdin: waitScript,
-                triggers: [args.instanceId, sha256(waitScript)],
+                triggers: [...disk, sha256(waitScript)],
             },
             childOpts([]),
         );
@@ -200,7 +208,7 @@ export class Host extends pulumi.ComponentResource {
         // The backups call `docker exec` into the stack's containers: install them once Docker exists.
         new Backups(
             `${name}-backups`,
-            { connection, instanceId: args.instanceId, instance: args.instance, after: [docker], ...(args.offsiteUpload ? { offsiteUpload: args.offsiteUpload } : {}) },
+            { connection, instanceId: args.instanceId, ...(args.bootImageId === undefined ? {} : { bootImageId: args.bootImageId }), instance: args.instance, after: [docker], ...(args.offsiteUpload ? { offsiteUpload: args.offsiteUpload } : {}) },
             { parent: this, dependsOn: [docker] },
         );
         step("firewall", []);
@@ -219,12 +227,14 @@ export class Host extends pulumi.ComponentResource {
         // A StringAsset, so the plan shows the rendered unit exactly as the host receives it.
         const unitCopy = new remote.CopyToRemote(
             `${name}-unit-file`,
-            { connection, source: new pulumi.asset.StringAsset(this.unitText), remotePath: unitFile, triggers: [args.instanceId, unitHash] },
+            { connection, source: new pulumi.asset.StringAsset(this.unitText), remotePath: unitFile, triggers: [...disk, unitHash] },
             childOpts([steps.get("wait")!]),
         );
-        // Re-applied whenever the unit, the app ref or the .env changes; the .env only as a hash, which
-        // makes these triggers secret as a whole (the preview shows "[secret]" changed).
-        const applyTriggers = [unitHash, args.appRepoUrl, appRef, pulumi.secret(envText.apply(sha256))];
+        // Re-applied whenever the unit, the app ref or the .env changes. The .env counts by an HMAC keyed
+        // with one of its own generated secrets: a plain digest that reveals nothing, so the triggers stay
+        // readable and a reviewer (and the offline plan's diff) sees which part changed.
+        const envDigest = pulumi.unsecret(pulumi.all([envText, this.generatedSecrets]).apply(([text, secrets]) => hmacSha256(secrets.N8N_WEBHOOK_SECRET, text)));
+        const applyTriggers = [unitHash, args.appRepoUrl, appRef, envDigest];
         step("unit", [unitFile, UNIT_NAME], { triggers: applyTriggers, after: [unitCopy] });
         // Verified again after every re-apply.
         step("health", [UNIT_NAME, unit.appDir, unit.composeFile, unit.envFile], { triggers: applyTriggers });
@@ -238,13 +248,13 @@ export class Host extends pulumi.ComponentResource {
     private secretValues(name: string, overrides: Readonly<Partial<Record<GeneratedEnvKey, pulumi.Input<string>>>>): pulumi.Output<Record<GeneratedEnvKey, string>> {
         const values = {} as Record<GeneratedEnvKey, pulumi.Input<string>>;
         for (const { envKey, role } of GENERATED_SECRETS) {
-            const override = overrides[envKey];
-            values[envKey] =
-                override ??
-                // Alphanumeric: safe unquoted in .env, URLs and shell; 32 chars is ~190 bits. Protected: the
-                // retained data volume holds databases initialised with this value, so
-                // `pulumi destroy --exclude-protected` must keep it in the stack.
-                new random.RandomPassword(`${name}-${role}`, { length: 32, special: false }, { parent: this, protect: true }).result;
+            // Alphanumeric: safe unquoted in .env, URLs and shell; 32 chars is ~190 bits. Protected: the
+            // retained data volume holds databases initialised with this value, so
+            // `pulumi destroy --exclude-protected` must keep it in the stack. Registered even when an
+            // override is set: `npm run secrets:save` adds overrides to a live stack, and a protected
+            // password that left the program would make every later `pulumi up` fail (it can't be deleted).
+            const generated = new random.RandomPassword(`${name}-${role}`, { length: 32, special: false }, { parent: this, protect: true }).result;
+            values[envKey] = overrides[envKey] ?? generated;
         }
         return pulumi.all(values) as pulumi.Output<Record<GeneratedEnvKey, string>>;
     }

@@ -31,7 +31,7 @@ export const MUTATIONS: readonly Mutation[] = [
     { name: "firewall appends below the REJECT", file: "assets/host/open-web-ports.sh", find: "reject_at=\"$(position_of ' -j REJECT' \"${chain[@]}\")\"", replace: "reject_at=\"$(( ${#chain[@]} + 1 ))\"", tests: ["tests/host-scripts.test.ts"] },
     { name: "retention keeps fewer dailies", file: "assets/backup/lib.sh", find: "KEEP_DAILY=${KEEP_DAILY:-7}", replace: "KEEP_DAILY=${KEEP_DAILY:-6}", tests: ["tests/backup-retention.test.ts"] },
     { name: "the hunt's deadline is dropped on its way to the policy", file: "lib/launch/engine-hook.ts", find: "deadlineMs: args.deadlineMinutes * 60_000,", replace: "deadlineMs: Infinity,", tests: ["tests/launch-wiring.test.ts", "tests/launch-hunt.test.ts"] },
-    { name: "the mount script's content is not in its step's triggers", file: "components/host.ts", find: "triggers: [args.instanceId, hash, ...(extra.triggers ?? [])],", replace: "triggers: [args.instanceId, ...(extra.triggers ?? [])],", tests: ["tests/host.test.ts"] },
+    { name: "the mount script's content is not in its step's triggers", file: "components/host.ts", find: "triggers: [...disk, hash, ...(extra.triggers ?? [])],", replace: "triggers: [...disk, ...(extra.triggers ?? [])],", tests: ["tests/host.test.ts"] },
     { name: "plan forgets Pulumi's missing-key rule", file: "lib/project-config.ts", find: "if (key.startsWith(`${project.name}:`)) missing.push(key);", replace: "", tests: ["tests/project-config.test.ts", "tests/plan.test.ts"] },
 ];
 

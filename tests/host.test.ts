@@ -8,7 +8,7 @@ import * as random from "@pulumi/random";
 import { RecordedResource } from "../lib/mock-cloud";
 import { A1Instance } from "../components/instance";
 import { HOST_ASSETS_DIR, HOST_STEPS, Host, HostArgs, assetHash } from "../components/host";
-import { sha256 } from "../lib/hash";
+import { hmacSha256, sha256 } from "../lib/hash";
 import { ENV_FILE_PATH } from "../lib/env-file";
 import { UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
 import { GENERATED_SECRETS } from "../lib/generated-secrets";
@@ -123,15 +123,17 @@ describe("Host under mocks", () => {
         for (const role of ROLES) {
             const script = HOST_STEPS.find((s) => s.role === role)!.script;
             const recorded = byName(`h1-${role}`).inputs.triggers;
-            const triggers: unknown[] = role === "unit" || role === "health" ? unwrap(recorded) : (recorded as unknown[]);
+            // Nothing secret in any step's triggers: the .env counts by an HMAC, so each part stays readable.
+            expect(isSecretEnvelope(recorded)).toBe(false);
+            const triggers = recorded as unknown[];
             expect(triggers[0]).toMatch(/^ocid1\.instance\./);
             expect(triggers[1]).toBe(assetHash(path.join(HOST_ASSETS_DIR, script)));
             if (role !== "wait") expect((byName(`h1-${role}-script`).inputs.triggers as unknown[])[1]).toBe(triggers[1]);
         }
         const unitHash = sha256(renderComposeUnit());
         const applyTriggers = [unitHash, "https://github.com/example/coin-pilot.git", "v1.2.3"];
-        expect(unwrap(byName("h1-unit").inputs.triggers)).toEqual(expect.arrayContaining(applyTriggers));
-        expect(unwrap(byName("h1-health").inputs.triggers)).toEqual(expect.arrayContaining(applyTriggers));
+        expect(byName("h1-unit").inputs.triggers).toEqual(expect.arrayContaining(applyTriggers));
+        expect(byName("h1-health").inputs.triggers).toEqual(expect.arrayContaining(applyTriggers));
         expect((byName("h1-unit-file").inputs.triggers as unknown[])[1]).toBe(unitHash);
         expect(byName("h1-checkout").inputs.triggers).toEqual(expect.arrayContaining(["https://github.com/example/coin-pilot.git", "v1.2.3"]));
     });
@@ -183,8 +185,13 @@ describe("Host under mocks", () => {
         for (const secret of [...Object.values(SECRETS), GENERATED]) {
             expect(everything.filter((s) => s.includes(secret))).toEqual([]);
         }
-        // The .env's hash makes the unit's and health check's triggers secret as a whole.
-        expect(unwrap(byName("h1-unit").inputs.triggers).some((t: unknown) => t === sha256((byName("h1-env").inputs.stdin as { value: string }).value))).toBe(true);
+        // The .env counts in the unit's and health check's triggers by an HMAC keyed with its webhook
+        // secret: plain, yet no one without the key can test a guess of the file against it.
+        const envText = (byName("h1-env").inputs.stdin as { value: string }).value;
+        const digest = hmacSha256(GENERATED, envText);
+        expect(byName("h1-unit").inputs.triggers).toContain(digest);
+        expect(byName("h1-health").inputs.triggers).toContain(digest);
+        expect(everything).not.toContain(sha256(envText));
         // The private key makes the whole connection secret.
         expect(unwrap(byName("h1-wait").inputs.connection).privateKey).toBe(SECRETS.sshPrivateKey);
     });
@@ -265,14 +272,27 @@ describe("Host options and validation", () => {
         expect(Object.keys(before).filter((role) => before[role] !== after[role])).toEqual(["data-volume"]);
     });
 
-    it("uses an override instead of generating the secret: no RandomPassword for that key, the value in the secret .env", async () => {
+    it("re-runs every step, backups included, when the boot image changes (OCI swaps the boot volume in place)", async () => {
+        resetCreated();
+        const IMAGE = "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaaexamplenewerimage";
+        makeHost("img", { bootImageId: IMAGE });
+        await settle();
+        const commands = created.filter((r) => r.name.startsWith("img-") && r.type.startsWith("command:remote:"));
+        expect(commands.length).toBeGreaterThan(20);
+        for (const r of commands) expect([r.name, JSON.stringify(r.inputs.triggers).includes(IMAGE)]).toEqual([r.name, true]);
+    });
+
+    it("uses an override instead of the generated secret, whose protected RandomPassword stays registered", async () => {
         resetCreated();
         const POSTGRES = "TEST-ONLY-OLD-POSTGRES-PASSWORD";
         const ENCRYPTION = "TEST-ONLY-OLD-N8N-ENCRYPTION-KEY";
         const { host } = makeHost("ov", { generatedSecretOverrides: { POSTGRES_PASSWORD: pulumi.secret(POSTGRES), N8N_ENCRYPTION_KEY: pulumi.secret(ENCRYPTION) } });
         await settle();
         const passwords = created.filter((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name.startsWith("ov-"));
-        expect(passwords.map((p) => p.name).sort()).toEqual(["grafana-admin-password", "n8n-password", "n8n-webhook-secret", "redis-password"].map((n) => `ov-${n}`));
+        // `npm run secrets:save` adds overrides to a live stack: were the protected passwords dropped from
+        // the program, the engine would refuse every later update (it cannot delete them).
+        expect(passwords.map((p) => p.name).sort()).toEqual(["grafana-admin-password", "n8n-encryption-key", "n8n-password", "n8n-webhook-secret", "postgres-password", "redis-password"].map((n) => `ov-${n}`));
+        expect(passwords.every((p) => p.options.protect)).toBe(true);
         const env = byName("ov-env").inputs.stdin;
         expect(isSecretEnvelope(env)).toBe(true);
         const lines = (env as { value: string }).value.split("\n");
