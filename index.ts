@@ -64,6 +64,7 @@ const offsite = offsiteConfig.enabled
 const bootstrap = new Host("coinpilot-host", {
     instance: host.instance,
     instanceId: host.instanceId,
+    bootImageId: config.imageId,
     publicIp: address,
     sshPrivateKey: pulumi.secret(hostConfig.sshPrivateKey.reveal()),
     appRepoUrl: hostConfig.appRepoUrl,
