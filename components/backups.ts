@@ -3,7 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { BACKUP_INSTALL_DIR, BACKUP_ROOT, CRON_FILE_PATH, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
-import { sha256 } from "../lib/hash";
+import { hmacSha256, sha256 } from "../lib/hash";
 import { OFFSITE_URL_FILE, offsiteUrlCommand, offsiteUrlDeleteCommand, offsiteUrlFileText } from "../lib/offsite";
 
 /** The off-host copy's upload URL for the host (components/offsite.ts). */
@@ -98,11 +98,14 @@ export class Backups extends pulumi.ComponentResource {
             const { url, expires } = args.offsiteUpload;
             const create = offsiteUrlCommand();
             const text = pulumi.secret(pulumi.output(url).apply((u) => offsiteUrlFileText(u, expires)));
-            // Re-run when the URL changes (a rotated PAR), through a hash that is itself kept secret.
+            // Re-run when the URL changes (a rotated PAR). The trigger is a digest keyed with the URL
+            // itself (whose token is ~256 random bits): it reveals nothing, so it can stay plain, and the
+            // offline plan's diff sees a rotation as the engine does.
             // Delete-first: replaced create-first, the old step's delete (rm) would remove the new file.
+            const rotation = pulumi.unsecret(text.apply((t) => hmacSha256(t, "coinpilot offsite upload URL")));
             new command.remote.Command(
                 `${name}-offsite-url`,
-                { connection, create, delete: offsiteUrlDeleteCommand(), stdin: text, triggers: [instanceId, sha256(create), text.apply((t) => sha256(t))] },
+                { connection, create, delete: offsiteUrlDeleteCommand(), stdin: text, triggers: [instanceId, sha256(create), rotation] },
                 { ...childOpts([dirs]), deleteBeforeReplace: true },
             );
         }

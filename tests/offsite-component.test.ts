@@ -13,7 +13,7 @@ import { Backups } from "../components/backups";
 import { ConfigError, OFFSITE_CONFIG_KEYS, validateOffsiteConfig } from "../config";
 import { FAKE_NAMESPACE, FAKE_PAR_TOKEN_PREFIX, RecordedResource } from "../lib/mock-cloud";
 import { OFFSITE_DEFAULTS, OFFSITE_URL_FILE, lifecycleRules, lifecycleServiceStatement, normalizeExpiry, offsiteUrlCommand, offsiteUrlFileText } from "../lib/offsite";
-import { sha256 } from "../lib/hash";
+import { hmacSha256, sha256 } from "../lib/hash";
 import { shellDefault } from "./helpers/shell";
 import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
 
@@ -106,11 +106,13 @@ describe("rotating the PAR re-runs only what needs it", () => {
         const after = await build("2029-06-30T00:00:00Z", "https://objectstorage.example/p/NEW-TOKEN/n/ns/b/coinpilot-backups/o/");
         const changed = after.filter((r) => opened(r) !== opened(before.find((b) => b.name === r.name)!)).map((r) => r.name);
         expect(changed.sort()).toEqual(["bk-offsite-url", "off-upload-par"]);
-        // The step's trigger follows the file's content through a hash that is itself secret.
+        // The step's trigger follows the file's content through a digest keyed with the URL itself: plain
+        // (so the offline diff sees a rotation), yet it reveals nothing of the URL.
         const step = after.find((r) => r.name === "bk-offsite-url")!;
-        expect(isSecretEnvelope(step.inputs.triggers)).toBe(true);
+        expect(isSecretEnvelope(step.inputs.triggers)).toBe(false);
         const text = offsiteUrlFileText("https://objectstorage.example/p/NEW-TOKEN/n/ns/b/coinpilot-backups/o/", "2029-06-30T00:00:00Z");
-        expect((step.inputs.triggers as { value: unknown[] }).value).toEqual([INSTANCE_ID, sha256(offsiteUrlCommand()), sha256(text)]);
+        expect(step.inputs.triggers).toEqual([INSTANCE_ID, sha256(offsiteUrlCommand()), hmacSha256(text, "coinpilot offsite upload URL")]);
+        expect(JSON.stringify(step.inputs.triggers)).not.toContain("NEW-TOKEN");
         expect(step.inputs.stdin).toEqual(expect.objectContaining({ value: text }));
     });
 });

@@ -50,4 +50,9 @@ export const COMPUTED_OUTPUTS: Readonly<Record<string, Readonly<Record<string, u
     "oci:Core/vcn:Vcn": { state: "AVAILABLE" },
     "oci:Core/subnet:Subnet": { state: "AVAILABLE" },
     "command:remote:Command": { stdout: "", stderr: "" },
+    // A pre-authenticated request answers its path (and the whole URL) only when it is created.
+    "oci:ObjectStorage/preauthrequest:Preauthrequest": {
+        accessUri: "/p/standin-par-token/n/standin-namespace/b/coinpilot-backups/o/",
+        fullPath: "https://objectstorage.ap-chuncheon-1.oraclecloud.com/p/standin-par-token/n/standin-namespace/b/coinpilot-backups/o/",
+    },
 };
