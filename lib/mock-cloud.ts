@@ -54,9 +54,34 @@ function fakeOcid(kind: string, name: string): string {
 }
 
 /** Region-shaped availability domain names for the invoke mock. */
-export function fakeAvailabilityDomains(count: number): { name: string; id: string; compartmentId: string }[] {
+/**
+ * How many availability domains OCI's regions have (the few commercial regions with three; most have
+ * one). A region missing here makes the plan ask for the AD by name rather than guess.
+ */
+export const REGION_AD_COUNTS: Readonly<Record<string, number>> = {
+    "us-ashburn-1": 3, "us-phoenix-1": 3, "eu-frankfurt-1": 3, "uk-london-1": 3,
+    "ap-chuncheon-1": 1, "ap-seoul-1": 1, "ap-tokyo-1": 1, "ap-osaka-1": 1, "ap-singapore-1": 1, "ap-sydney-1": 1,
+    "ap-melbourne-1": 1, "ap-mumbai-1": 1, "ap-hyderabad-1": 1, "ca-toronto-1": 1, "ca-montreal-1": 1,
+    "eu-amsterdam-1": 1, "eu-zurich-1": 1, "eu-paris-1": 1, "eu-milan-1": 1, "eu-stockholm-1": 1, "eu-madrid-1": 1,
+    "me-dubai-1": 1, "me-jeddah-1": 1, "sa-saopaulo-1": 1, "sa-santiago-1": 1, "us-sanjose-1": 1, "us-chicago-1": 1,
+};
+
+/** The ADs of the stack's `oci:region`; `count` overrides the region's own number (tests). */
+function regionAvailabilityDomains(count: number | undefined): { name: string; id: string; compartmentId: string }[] {
+    const region = pulumi.runtime.allConfig()["oci:region"] || "ap-chuncheon-1";
+    const known = count ?? REGION_AD_COUNTS[region];
+    if (known === undefined) {
+        const message = `coinpilot:availabilityDomain: the offline plan does not know the availability domains of region ${region}; give the AD's full name (oci iam availability-domain list)`;
+        // The SDK reports an invoke's failure by the gRPC `details` of the error.
+        throw Object.assign(new Error(message), { details: message });
+    }
+    return fakeAvailabilityDomains(known, region);
+}
+
+/** The region's ADs as `getAvailabilityDomains` lists them (`<tenancy prefix>:<REGION>-AD-<n>`). */
+export function fakeAvailabilityDomains(count: number, region = "ap-chuncheon-1"): { name: string; id: string; compartmentId: string }[] {
     return Array.from({ length: count }, (_, i) => ({
-        name: `Uocm:AP-CHUNCHEON-1-AD-${i + 1}`,
+        name: `Uocm:${region.toUpperCase()}-AD-${i + 1}`,
         id: fakeOcid("availabilitydomain", `ad${i + 1}`),
         compartmentId: "ocid1.tenancy.oc1..mock",
     }));
@@ -110,7 +135,7 @@ export function createMockCloud(options: MockCloudOptions = {}): MockCloud {
     const handlers: Record<string, InvokeHandler> = {
         "oci:Identity/getAvailabilityDomains:getAvailabilityDomains": (inputs) => ({
             compartmentId: inputs.compartmentId,
-            availabilityDomains: fakeAvailabilityDomains(options.availabilityDomains ?? 1),
+            availabilityDomains: regionAvailabilityDomains(options.availabilityDomains),
         }),
         // The off-host bucket lives in the tenancy's Object Storage namespace.
         "oci:ObjectStorage/getNamespace:getNamespace": (inputs) => ({ compartmentId: inputs.compartmentId, id: FAKE_NAMESPACE, namespace: FAKE_NAMESPACE }),

@@ -112,9 +112,11 @@ if (require.main === module) {
     main().then(
         (code) => process.exit(code),
         (err) => {
-            // A user's mistake is one line; anything else is a bug worth its stack trace.
-            const known = err instanceof UsageError || err instanceof PlanFileError;
-            process.stderr.write(known ? `plan: ${(err as Error).message}\n` : `plan failed: ${(err as Error).stack ?? err}\n`);
+            // A user's mistake is one line (a config problem found while the program runs comes wrapped in
+            // the SDK's serialisation context: unwrapped); anything else is a bug worth its stack trace.
+            const message = err instanceof Error ? err.message.replace(/^(error serializing property "[^"]*": )+/, "") : String(err);
+            const known = err instanceof UsageError || err instanceof PlanFileError || /^coinpilot:\w+: /.test(message);
+            process.stderr.write(known ? `plan: ${message.split("\n")[0]}\n` : `plan failed: ${(err as Error).stack ?? err}\n`);
             process.exit(known ? 2 : 1);
         },
     );

@@ -112,6 +112,17 @@ describe("npm run plan", () => {
         expect(stderr).toBe(`${message}\n`);
     });
 
+    it("knows how many ADs the stack's region has, and says so in one line when a position is out of range or the region unknown", () => {
+        const ashburn = plan("--json", "--config-file", configFile((c) => { c["oci:region"] = "us-ashburn-1"; c["coinpilot:availabilityDomain"] = "2"; }));
+        expect(ashburn.code).toBe(0);
+        expect(JSON.parse(ashburn.stdout).outputs.availabilityDomain).toBe("Uocm:US-ASHBURN-1-AD-2");
+        const chuncheon = plan("--config-file", configFile((c) => { c["coinpilot:availabilityDomain"] = "2"; }));
+        expect([chuncheon.code, chuncheon.stderr]).toEqual([2, "plan: coinpilot:availabilityDomain: position 2 does not exist; this region has 1 availability domain(s): Uocm:AP-CHUNCHEON-1-AD-1\n"]);
+        const unknown = plan("--config-file", configFile((c) => { c["oci:region"] = "xx-nowhere-1"; }));
+        expect(unknown.code).toBe(2);
+        expect(unknown.stderr).toBe("plan: coinpilot:availabilityDomain: the offline plan does not know the availability domains of region xx-nowhere-1; give the AD's full name (oci iam availability-domain list)\n");
+    });
+
     it("--help prints every option", () => {
         const { code, stdout } = plan("--help");
         expect(code).toBe(0);
