@@ -1,3 +1,5 @@
+import { ANY_CHANGE, REPLACE_ON_CHANGES } from "./provider-schema";
+
 // Compares two offline plans (`npm run plan -- --json`) the way a reviewer needs: what is added,
 // removed or changed, field by field, and which changes destroy something (the instance, its boot
 // disk, the data volume, the reserved IP) under a banner that cannot be scrolled past unnoticed.
@@ -26,6 +28,8 @@ export interface ResourceChange {
     readonly type: string;
     readonly name: string;
     readonly fields: FieldChange[];
+    /** The changed inputs that make the provider replace it (delete and create again), if any. */
+    readonly replacedBy?: string[];
 }
 
 /** A change that destroys state: listed in the banner. */
@@ -160,7 +164,8 @@ export function diffPlans(before: DiffablePlan, after: DiffablePlan): PlanDiff {
         }
         const fields = fieldChanges(comparable(previous), comparable(r));
         if (fields.length === 0) continue;
-        resources.push({ kind: "changed", type: r.type, name: r.name, fields });
+        const replacedBy = replacingInputs(r.type, fields);
+        resources.push({ kind: "changed", type: r.type, name: r.name, fields, ...(replacedBy.length ? { replacedBy } : {}) });
         for (const rule of DESTRUCTIVE_INPUTS[r.type] ?? []) {
             if (touches(fields, rule.path)) destructive.push({ resource: k, reason: `${rule.path.slice("inputs.".length)} changed: ${rule.effect}` });
         }
@@ -188,7 +193,32 @@ export function diffPlans(before: DiffablePlan, after: DiffablePlan): PlanDiff {
     return { resources, files, destructive, reboots };
 }
 
+/** The provider schema's replace rules (lib/provider-schema.ts) that the changed fields hit. */
+export function replacingInputs(type: string, fields: readonly FieldChange[]): string[] {
+    const rules = REPLACE_ON_CHANGES[type] ?? [];
+    const inputs = fields.filter((f) => f.path.startsWith("inputs."));
+    if (rules.includes(ANY_CHANGE)) return inputs.length ? [...new Set(inputs.map((f) => f.path.split(".")[1]))].sort() : [];
+    return rules.filter((rule) => inputs.some((f) => f.path === `inputs.${rule}` || f.path.startsWith(`inputs.${rule}.`)));
+}
+
 const MAX_VALUE = 100;
+/** Characters of context kept before the first difference of two long strings. */
+const CONTEXT = 40;
+
+/** A change of one value: long strings that differ are shown around their first difference. */
+export function showChange(before: unknown, after: unknown): string {
+    if (typeof before === "string" && typeof after === "string" && (before.length > MAX_VALUE - 2 || after.length > MAX_VALUE - 2)) {
+        let at = 0;
+        while (at < before.length && before[at] === after[at]) at++;
+        const window = (text: string) => {
+            const start = Math.max(0, at - CONTEXT);
+            const part = text.slice(start, start + MAX_VALUE - 20);
+            return `"${start > 0 ? "…" : ""}${part}${start + part.length < text.length ? "…" : ""}" (${text.length} chars)`;
+        };
+        return `${window(before)} -> ${window(after)}`;
+    }
+    return `${showValue(before)} -> ${showValue(after)}`;
+}
 
 /** One value on one line; long ones (user_data, keys) are cut so the diff stays readable. */
 export function showValue(value: unknown): string {
@@ -223,8 +253,10 @@ export function formatPlanDiff(diff: PlanDiff, labels: { before: string; after: 
     }
     const mark = { added: "+", removed: "-", changed: "~" } as const;
     for (const r of diff.resources) {
-        lines.push(`  ${mark[r.kind]} ${r.kind.padEnd(7)} ${r.type}  ${r.name}`);
-        for (const f of r.fields) lines.push(`        ${f.path}: ${showValue(f.before)} -> ${showValue(f.after)}`);
+        const replaced = r.replacedBy !== undefined;
+        const why = replaced ? `  (replaced: ${r.replacedBy!.join(", ")} changed)` : "";
+        lines.push(`  ${replaced ? "±" : mark[r.kind]} ${replaced ? "replace" : r.kind.padEnd(7)} ${r.type}  ${r.name}${why}`);
+        for (const f of r.fields) lines.push(`        ${f.path}: ${showChange(f.before, f.after)}`);
     }
     if (diff.files.length) {
         lines.push("", "Files shipped to the host:");
@@ -234,7 +266,9 @@ export function formatPlanDiff(diff: PlanDiff, labels: { before: string; after: 
         lines.push("", "Reboots (in place):");
         for (const r of diff.reboots) lines.push(`  ${r.resource}: ${r.reason}`);
     }
+    const replaced = diff.resources.filter((r) => r.replacedBy !== undefined);
     if (count > 0) lines.push("", ...warning);
+    else if (replaced.length > 0) lines.push("", `Replaced (created again; nothing that holds data): ${replaced.map((r) => r.name).join(", ")}.`);
     else lines.push("", "Nothing is replaced or deleted.");
     return `${lines.join("\n")}\n`;
 }

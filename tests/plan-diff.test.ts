@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { DiffablePlan, diffPlans, formatPlanDiff, parsePlan, showValue } from "../lib/plan-diff";
+import { DiffablePlan, diffPlans, formatPlanDiff, parsePlan, replacingInputs, showChange, showValue } from "../lib/plan-diff";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -137,6 +137,26 @@ describe("diffPlans", () => {
     });
 });
 
+describe("replacingInputs: the provider schema's replace rules", () => {
+    const change = (p: string) => ({ path: p, before: 1, after: 2 });
+    it("replaces an instance for a new SSH key but updates it for other metadata", () => {
+        expect(replacingInputs("oci:Core/instance:Instance", [change("inputs.metadata.ssh_authorized_keys")])).toEqual(["metadata.ssh_authorized_keys"]);
+        expect(replacingInputs("oci:Core/instance:Instance", [change("inputs.metadata.note"), change("inputs.shapeConfig.ocpus"), change("inputs.sourceDetails.sourceId")])).toEqual([]);
+    });
+    it("replaces a command on new triggers only, and a volume attachment on any input", () => {
+        expect(replacingInputs("command:remote:Command", [change("inputs.triggers.3")])).toEqual(["triggers"]);
+        expect(replacingInputs("command:remote:Command", [change("inputs.environment.X")])).toEqual([]);
+        expect(replacingInputs("oci:Core/volumeAttachment:VolumeAttachment", [change("inputs.device"), change("options.protect")])).toEqual(["device"]);
+        expect(replacingInputs("oci:Core/volumeAttachment:VolumeAttachment", [change("options.protect")])).toEqual([]);
+    });
+    it("shows two long strings around their first difference", () => {
+        const before = `${"a".repeat(150)} v1.0.0 tail`;
+        const after = `${"a".repeat(150)} v1.1.0 tail`;
+        // 40 characters before the first difference (the "0"/"1" of the version), then the rest.
+        expect(showChange(before, after)).toBe(`"…${"a".repeat(36)} v1.0.0 tail" (162 chars) -> "…${"a".repeat(36)} v1.1.0 tail" (162 chars)`);
+    });
+});
+
 describe("parsePlan", () => {
     it("accepts a plan and explains how to make one when the file is wrong", () => {
         expect(parsePlan(JSON.stringify(base), "old.json").resources).toHaveLength(2);
@@ -202,6 +222,20 @@ describe("npm run plan -- --diff", () => {
         expect(stdout).toContain("inputs.shapeConfig.ocpus: 2 -> 4");
         expect(stdout).toContain("shapeConfig changed: updated in place, the VM reboots");
         expect(stdout).toContain("Nothing is replaced or deleted.");
+    });
+
+    it("shows a new appRef as the README says: checkout, unit and health replaced, the changed part of the command visible", () => {
+        const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+        doc.config["coinpilot:appRef"] = "v1.1.0";
+        const file = path.join(dir, "Pulumi.prod.yaml");
+        writeFileSync(file, stringify(doc));
+        const { code, stdout } = npm("--config-file", file, "--diff", savedFile);
+        expect(code).toBe(0);
+        const replaced = stdout.split("\n").filter((l) => l.startsWith("  ± replace")).map((l) => l.split(/\s+/)[4]);
+        expect(replaced).toEqual(["coinpilot-host-checkout", "coinpilot-host-health", "coinpilot-host-unit"]);
+        expect(stdout).toMatch(/inputs\.create: "….*v1\.0\.0 \/opt\/coin-pilot ubuntu" \(\d+ chars\) -> "….*v1\.1\.0 \/opt\/coin-pilot ubuntu" \(\d+ chars\)/);
+        expect(stdout).toContain("Replaced (created again; nothing that holds data): coinpilot-host-checkout, coinpilot-host-health, coinpilot-host-unit.");
+        expect(stdout).not.toContain("DESTRUCTIVE");
     });
 
     it("explains how to make the saved plan when the file is not one", () => {
