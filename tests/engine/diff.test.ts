@@ -26,6 +26,14 @@ function engineChanges(): Record<string, string> {
 
 /** Sets one key, previews with the engine and diffs with the offline plan, then puts the key back. */
 function whatChanges(key: string, value: string): { engine: Record<string, string>; offline: string[]; destructive: string[] } {
+    const result = diffBoth(key, value);
+    // The offline diff's verdicts come from the same provider schema: its replacements are the engine's.
+    const engineReplaced = Object.keys(result.engine).filter((k) => result.engine[k] === "replace").sort();
+    expect(result.offlineReplaced).toEqual(engineReplaced);
+    return result;
+}
+
+function diffBoth(key: string, value: string): { engine: Record<string, string>; offline: string[]; offlineReplaced: string[]; destructive: string[] } {
     const before = offlinePlan();
     const original = project.stackFile();
     expectOk(project.pulumi(["config", "set", key, value]), `config set ${key}`);
@@ -34,6 +42,7 @@ function whatChanges(key: string, value: string): { engine: Record<string, strin
         return {
             engine: engineChanges(),
             offline: diff.resources.map((r) => `${r.type}::${r.name}`).sort(),
+            offlineReplaced: diff.resources.filter((r) => r.replacedBy).map((r) => `${r.type}::${r.name}`).sort(),
             destructive: diff.destructive.map((d) => `${d.resource}: ${d.reason}`),
         };
     } finally {
