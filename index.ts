@@ -77,6 +77,8 @@ const bootstrap = new Host("coinpilot-host", {
     },
     dataVolumeAttachment: storage.attachment,
     ...(offsite ? { offsiteUpload: { url: offsite.uploadUrl, expires: offsite.uploadExpires } } : {}),
+    // Host alerts (failed backup jobs or compose unit, the daily backup heartbeat) go to the hunt's Discord channel.
+    ...(config.discordWebhookUrl ? { alertWebhookUrl: pulumi.secret(config.discordWebhookUrl.reveal()) } : {}),
     // Saved values of the generated secrets (restore into an empty stack); the rest are generated.
     generatedSecretOverrides: Object.fromEntries(
         Object.entries(hostConfig.generatedSecretOverrides).map(([key, value]) => [key, pulumi.secret(value.reveal())]),

@@ -3,6 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { BACKUP_INSTALL_DIR, BACKUP_ROOT, CRON_FILE_PATH, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
+import { ALERT_WEBHOOK_FILE, alertWebhookCommand, alertWebhookDeleteCommand } from "../lib/alerts";
 import { hmacSha256, sha256 } from "../lib/hash";
 import { OFFSITE_URL_FILE, offsiteUrlCommand, offsiteUrlDeleteCommand, offsiteUrlFileText } from "../lib/offsite";
 
@@ -37,6 +38,12 @@ export interface BackupsArgs {
      * the host, and a file left by an earlier deploy is removed when this step is deleted).
      */
     readonly offsiteUpload?: OffsiteUpload;
+    /**
+     * Discord webhook the host's alerts post to (alert.sh), a secret: it goes into a root-only file
+     * (ALERT_WEBHOOK_FILE) through the step's stdin. Defaults to none (alerts reach the journal only;
+     * a file left by an earlier deploy is removed when this step is deleted).
+     */
+    readonly alertWebhookUrl?: pulumi.Input<string>;
 }
 
 const REPO_ROOT = path.resolve(__dirname, "..");
@@ -44,9 +51,10 @@ const REPO_ROOT = path.resolve(__dirname, "..");
 /**
  * Installs CoinPilot's backups on the host: the postgres/redis/n8n backup scripts, checksum
  * verification and restore rehearsal under /opt/coinpilot-ops/backup, their directories, and the
- * cron schedule /etc/cron.d/coinpilot-backup, and the weekly rotation of their logs
- * (/etc/logrotate.d/coinpilot). Each file is copied and installed by its own pair of steps, which
- * re-run only when that file changes.
+ * cron schedule /etc/cron.d/coinpilot-backup, the weekly rotation of their logs
+ * (/etc/logrotate.d/coinpilot), and the alerts: alert.sh, the coinpilot-alert@.service unit that the
+ * compose unit's OnFailure= starts, the daily backup heartbeat and the webhook file. Each file is
+ * copied and installed by its own pair of steps, which re-run only when that file changes.
  */
 export class Backups extends pulumi.ComponentResource {
     /** Where the scripts are installed on the host. */
@@ -110,6 +118,23 @@ export class Backups extends pulumi.ComponentResource {
             );
         }
 
-        this.registerOutputs({ installDir: this.installDir, backupRoot: this.backupRoot, offsiteUrlFile: args.offsiteUpload ? OFFSITE_URL_FILE : "" });
+        if (args.alertWebhookUrl) {
+            const create = alertWebhookCommand();
+            const text = pulumi.secret(pulumi.output(args.alertWebhookUrl).apply((u) => `${u}\n`));
+            // As for the off-host URL: a keyed digest of the secret re-runs the step on a new webhook.
+            const rotation = pulumi.unsecret(text.apply((t) => hmacSha256(t, "coinpilot alert webhook")));
+            new command.remote.Command(
+                `${name}-alert-webhook`,
+                { connection, create, delete: alertWebhookDeleteCommand(), stdin: text, triggers: [instanceId, sha256(create), rotation] },
+                { ...childOpts([dirs]), deleteBeforeReplace: true },
+            );
+        }
+
+        this.registerOutputs({
+            installDir: this.installDir,
+            backupRoot: this.backupRoot,
+            offsiteUrlFile: args.offsiteUpload ? OFFSITE_URL_FILE : "",
+            alertWebhookFile: args.alertWebhookUrl ? ALERT_WEBHOOK_FILE : "",
+        });
     }
 }

@@ -93,6 +93,11 @@ export interface HostArgs {
     readonly dataVolumeAttachment?: pulumi.CustomResource;
     /** Where the backups are copied off the host (components/offsite.ts). Defaults to none: they stay on the host. */
     readonly offsiteUpload?: OffsiteUpload;
+    /**
+     * Discord webhook for the host's alerts (failed backup jobs and compose unit, the daily backup
+     * heartbeat), a secret. Defaults to none: alerts go to the journal only.
+     */
+    readonly alertWebhookUrl?: pulumi.Input<string>;
     /** Directory holding the step scripts. Defaults to assets/host (tests point it at a modified copy). */
     readonly assetsDir?: string;
 }
@@ -208,7 +213,15 @@ export class Host extends pulumi.ComponentResource {
         // The backups call `docker exec` into the stack's containers: install them once Docker exists.
         new Backups(
             `${name}-backups`,
-            { connection, instanceId: args.instanceId, ...(args.bootImageId === undefined ? {} : { bootImageId: args.bootImageId }), instance: args.instance, after: [docker], ...(args.offsiteUpload ? { offsiteUpload: args.offsiteUpload } : {}) },
+            {
+                connection,
+                instanceId: args.instanceId,
+                ...(args.bootImageId === undefined ? {} : { bootImageId: args.bootImageId }),
+                instance: args.instance,
+                after: [docker],
+                ...(args.offsiteUpload ? { offsiteUpload: args.offsiteUpload } : {}),
+                ...(args.alertWebhookUrl ? { alertWebhookUrl: args.alertWebhookUrl } : {}),
+            },
             { parent: this, dependsOn: [docker] },
         );
         step("firewall", []);

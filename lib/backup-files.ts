@@ -36,7 +36,12 @@ export interface BackupAsset {
     readonly mode: "0755" | "0644";
     /** Shipped as text (a StringAsset), so `npm run plan` prints it for review. Defaults to false (a file). */
     readonly text?: boolean;
+    /** A systemd unit: systemd re-reads its units after the install. Defaults to false. */
+    readonly unit?: boolean;
 }
+
+/** Started by systemd when coinpilot-compose.service fails (its OnFailure=), with that unit's name as instance. */
+export const ALERT_UNIT_PATH = "/etc/systemd/system/coinpilot-alert@.service";
 
 function script(file: string, mode: "0755" | "0644" = "0755"): BackupAsset {
     return { role: file.replace(/(\.sh)$/, "").replace(/_/g, "-"), source: `assets/backup/${file}`, remotePath: `${BACKUP_INSTALL_DIR}/${file}`, mode };
@@ -54,6 +59,9 @@ export const BACKUP_ASSETS: readonly BackupAsset[] = [
     script("verify_backups.sh"),
     script("restore_rehearsal.sh"),
     script("offsite_upload.sh"),
+    script("backup_freshness.sh"),
+    script("alert.sh"),
+    { role: "alert-unit", source: "assets/systemd/coinpilot-alert@.service", remotePath: ALERT_UNIT_PATH, mode: "0644", text: true, unit: true },
     { role: "logrotate", source: "assets/logrotate/coinpilot", remotePath: LOGROTATE_FILE_PATH, mode: "0644", text: true },
     { role: "cron", source: "assets/cron/coinpilot-backup", remotePath: CRON_FILE_PATH, mode: "0644", text: true },
 ];
@@ -104,5 +112,6 @@ export function directoriesCommand(): string {
  * only its own install, which reads only its own staged copy.
  */
 export function installCommand(copy: PlannedCopy): string {
-    return `sudo install -o root -g root -m ${copy.mode} ${shellQuote(copy.stagingPath)} ${shellQuote(copy.remotePath)}`;
+    const install = `sudo install -o root -g root -m ${copy.mode} ${shellQuote(copy.stagingPath)} ${shellQuote(copy.remotePath)}`;
+    return copy.unit ? `${install} && sudo systemctl daemon-reload` : install;
 }

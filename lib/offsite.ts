@@ -2,7 +2,7 @@
 // OCI Object Storage bucket the host can only write to, through a pre-authenticated request (PAR)
 // whose URL it keeps in a root-only file. Pure: names, defaults, lifecycle rules and the remote
 // command that installs the URL file, so tests check them without a cloud.
-import { shellQuote } from "./shell";
+import { rootOnlyFileCommand, shellQuote } from "./shell";
 
 /** Root-only file on the host holding the PAR URL (line 1) and its expiry (line 2); lib.sh reads the same path (a test keeps them equal). */
 export const OFFSITE_URL_FILE = "/etc/coinpilot-ops/offsite-upload-par";
@@ -77,15 +77,9 @@ export function offsiteUrlFileText(url: string, expires: string): string {
     return `${url}\nexpires=${expires}\n`;
 }
 
-/** Installs the URL file from stdin (root:root 0600, in a 0700 directory, written atomically); the URL never reaches a command line. */
+/** Installs the URL file from stdin (root-only); the URL never reaches a command line. */
 export function offsiteUrlCommand(): string {
-    const dir = OFFSITE_URL_FILE.slice(0, OFFSITE_URL_FILE.lastIndexOf("/"));
-    const tmp = `${OFFSITE_URL_FILE}.new`;
-    return [
-        "set -eu",
-        `sudo install -d -o root -g root -m 0700 ${shellQuote(dir)}`,
-        `sudo sh -c ${shellQuote(`umask 077 && cat > ${shellQuote(tmp)} && chown root:root ${shellQuote(tmp)} && chmod 0600 ${shellQuote(tmp)} && mv -f ${shellQuote(tmp)} ${shellQuote(OFFSITE_URL_FILE)}`)}`,
-    ].join("\n");
+    return rootOnlyFileCommand(OFFSITE_URL_FILE);
 }
 
 /** Removes the URL file (the off-host copy switched off): the backups then say it is not configured. */

@@ -16,3 +16,17 @@ export function shellQuote(word: string): string {
 export function shellCommand(words: readonly string[]): string {
     return words.map(shellQuote).join(" ");
 }
+
+/**
+ * Installs a root-only file (root:root 0600, in a 0700 directory, written atomically) from the step's
+ * stdin, so its secret content never reaches a command line.
+ */
+export function rootOnlyFileCommand(file: string): string {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    const tmp = `${file}.new`;
+    return [
+        "set -eu",
+        `sudo install -d -o root -g root -m 0700 ${shellQuote(dir)}`,
+        `sudo sh -c ${shellQuote(`umask 077 && cat > ${shellQuote(tmp)} && chown root:root ${shellQuote(tmp)} && chmod 0600 ${shellQuote(tmp)} && mv -f ${shellQuote(tmp)} ${shellQuote(file)}`)}`,
+    ].join("\n");
+}

@@ -116,13 +116,14 @@ describeWithBinaries(["crontab"], "cron file /etc/cron.d/coinpilot-backup", () =
         expect(cronAsset.mode).toBe("0644");
     });
 
-    it("runs the seeds' schedule: postgres 03:05, redis 03:15, n8n 03:25, the off-host catch-up, daily verification, weekly rehearsal on Sunday", () => {
+    it("runs the seeds' schedule: postgres 03:05, redis 03:15, n8n 03:25, the off-host catch-up, daily verification, the freshness heartbeat, weekly rehearsal on Sunday", () => {
         expect(jobs.map((j) => `${j.schedule} ${path.basename(j.command)}`)).toEqual([
             "5 3 * * * postgres_backup.sh",
             "15 3 * * * redis_backup.sh",
             "25 3 * * * n8n_backup.sh",
             "35 3 * * * offsite_upload.sh",
             "45 3 * * * verify_backups.sh",
+            "55 3 * * * backup_freshness.sh",
             "0 4 * * 0 restore_rehearsal.sh",
         ]);
     });
@@ -138,7 +139,8 @@ describeWithBinaries(["crontab"], "cron file /etc/cron.d/coinpilot-backup", () =
             expect([job.command, installed?.source]).toEqual([job.command, expect.stringMatching(/^assets\/backup\/.+\.sh$/)]);
             expect(fs.existsSync(path.join(REPO_ROOT, installed!.source))).toBe(true);
         }
-        expect(jobs.map((j) => j.command).sort()).toEqual(runnable.map((s) => s.remotePath).sort());
+        // alert.sh is no job of its own: failed jobs and the compose unit's OnFailure= run it.
+        expect(jobs.map((j) => j.command).sort()).toEqual(runnable.map((s) => s.remotePath).filter((p) => !p.endsWith("/alert.sh")).sort());
     });
 
     it("appends each job's output to the log file the script itself writes", () => {

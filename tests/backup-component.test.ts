@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Backups } from "../components/backups";
-import { BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOGROTATE_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
+import { ALERT_UNIT_PATH, BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOGROTATE_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
 import { sha256 } from "../lib/hash";
 import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
 
@@ -43,7 +43,7 @@ describe("Backups under mocks", () => {
                 ...roles.flatMap((role) => [`command:remote:CopyToRemote bk-copy-${role}`, `command:remote:Command bk-install-${role}`]),
             ].sort(),
         );
-        expect(roles).toEqual(["lib", "postgres-backup", "redis-backup", "n8n-backup", "verify-backups", "restore-rehearsal", "offsite-upload", "logrotate", "cron"]);
+        expect(roles).toEqual(["lib", "postgres-backup", "redis-backup", "n8n-backup", "verify-backups", "restore-rehearsal", "offsite-upload", "backup-freshness", "alert", "alert-unit", "logrotate", "cron"]);
     });
 
     it("gives every child the Docker step as its own dependency and deletes it with the VM", () => {
@@ -91,7 +91,7 @@ describe("Backups under mocks", () => {
         expect(create("cron")).toBe(`sudo install -o root -g root -m 0644 ${STAGING_DIR}/coinpilot-backup ${CRON_FILE_PATH}`);
         expect(create("logrotate")).toBe(`sudo install -o root -g root -m 0644 ${STAGING_DIR}/coinpilot ${LOGROTATE_FILE_PATH}`);
         // The plan prints the schedule and the rotation as text; scripts go as files.
-        expect(BACKUP_ASSETS.filter((a) => a.text).map((a) => a.remotePath)).toEqual([LOGROTATE_FILE_PATH, CRON_FILE_PATH]);
+        expect(BACKUP_ASSETS.filter((a) => a.text).map((a) => a.remotePath)).toEqual([ALERT_UNIT_PATH, LOGROTATE_FILE_PATH, CRON_FILE_PATH]);
     });
 
     it("keeps the SSH key secret in every child's inputs", () => {
@@ -156,7 +156,10 @@ const FAKE_SUDO = `sudo() {
 
 describe("the generated install commands, run for real in a temp root", () => {
     let root: string;
-    const run = (command: string) => spawnSync("bash", ["-c", `set -eu\n${FAKE_SUDO}\n${command}`], { env: { ...process.env, ROOT: root }, encoding: "utf8" });
+    // systemctl is recorded, not run: the unit's install must reload systemd, the others must not.
+    const run = (command: string) =>
+        spawnSync("bash", ["-c", `set -eu\n${FAKE_SUDO}\nsystemctl() { echo "systemctl $*" >>"$ROOT/systemctl.calls"; }\n${command}`], { env: { ...process.env, ROOT: root }, encoding: "utf8" });
+    const systemctlCalls = () => (fs.existsSync(under("systemctl.calls")) ? fs.readFileSync(under("systemctl.calls"), "utf8") : "");
     const under = (p: string) => path.join(root, p);
 
     beforeEach(() => {
@@ -178,11 +181,13 @@ describe("the generated install commands, run for real in a temp root", () => {
     it("installs each staged file with its mode; one whose staged sibling is gone still installs after its own copy changed", () => {
         const copies = planBackupCopies(readAsset);
         fs.mkdirSync(under(STAGING_DIR), { recursive: true });
-        for (const dir of [BACKUP_INSTALL_DIR, path.dirname(CRON_FILE_PATH), path.dirname(LOGROTATE_FILE_PATH)]) fs.mkdirSync(under(dir), { recursive: true });
+        for (const dir of [BACKUP_INSTALL_DIR, path.dirname(CRON_FILE_PATH), path.dirname(LOGROTATE_FILE_PATH), path.dirname(ALERT_UNIT_PATH)]) fs.mkdirSync(under(dir), { recursive: true });
         for (const copy of copies) fs.writeFileSync(under(copy.stagingPath), readAsset(copy.source));
         for (const copy of copies) {
             const result = run(installCommand(copy));
             expect([copy.role, result.stderr, result.status]).toEqual([copy.role, "", 0]);
+            expect([copy.role, systemctlCalls()]).toEqual([copy.role, copy.unit ? "systemctl daemon-reload\n" : ""]);
+            fs.rmSync(under("systemctl.calls"), { force: true });
             expect(fs.readFileSync(under(copy.remotePath))).toEqual(readAsset(copy.source));
             expect((fs.statSync(under(copy.remotePath)).mode & 0o777).toString(8)).toBe(copy.mode.slice(1));
         }

@@ -26,7 +26,7 @@ describeWithBinaries(["logrotate"], "logrotate config /etc/logrotate.d/coinpilot
     it("covers every log the backup jobs write, and is installed root 0644", () => {
         expect(text.match(/^(\S+) \{$/m)?.[1]).toBe(`${LOG_DIR}/*.log`);
         const logs = [...cronText.matchAll(/>> (\S+) 2>&1$/gm)].map((m) => m[1]);
-        expect(logs.length).toBe(6);
+        expect(logs.length).toBe(7);
         for (const log of logs) expect(log).toMatch(new RegExp(`^${LOG_DIR}/[^/]+\\.log$`));
         expect(asset.mode).toBe("0644");
     });

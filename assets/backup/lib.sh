@@ -32,6 +32,9 @@
 #                      them in seconds, doubled each time up to 60 (default 2)
 #   OFFSITE_ATTEMPT_TIMEOUT  seconds one attempt may take (default 900), OFFSITE_TIMEOUT all attempts of
 #                      one object together (default 1800)
+# Alerts:
+#   ALERT_CMD          run as `ALERT_CMD LOG_NAME STATUS LOG_FILE` when a run fails, if executable
+#                      (default /opt/coinpilot-ops/backup/alert.sh; see that script)
 
 BACKUP_ROOT=${BACKUP_ROOT:-/srv/coinpilot-data/backups}
 LOG_DIR=${LOG_DIR:-/var/log/coinpilot}
@@ -51,6 +54,7 @@ OFFSITE_ATTEMPTS=${OFFSITE_ATTEMPTS:-6}
 OFFSITE_RETRY_DELAY=${OFFSITE_RETRY_DELAY:-2}
 OFFSITE_ATTEMPT_TIMEOUT=${OFFSITE_ATTEMPT_TIMEOUT:-900}
 OFFSITE_TIMEOUT=${OFFSITE_TIMEOUT:-1800}
+ALERT_CMD=${ALERT_CMD:-/opt/coinpilot-ops/backup/alert.sh}
 # libpq's own connect bound (pg_dump, pg_restore, psql); `docker exec -e PGCONNECT_TIMEOUT` passes it on.
 export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-$CONNECT_TIMEOUT}
 
@@ -121,6 +125,11 @@ on_exit() {
         if [[ -n ${FAIL_NOTE:-} ]]; then
             printf '%s\n' "$why" >>"$FAIL_NOTE"
         fi
+    fi
+    # A failed run tells the operator (alert.sh: journal, and Discord when a webhook is installed);
+    # a part reporting to a summary leaves that to the run it belongs to.
+    if ((status != 0)) && [[ -n ${LOG_FILE:-} && -z ${FAIL_NOTE:-} && -x $ALERT_CMD ]]; then
+        "$ALERT_CMD" "$LOG_NAME" "$status" "$LOG_FILE" </dev/null >/dev/null 2>&1
     fi
     exit "$status"
 }
