@@ -84,6 +84,21 @@ trap 'RUN_SIGNAL=INT; exit 130' INT
 trap 'RUN_SIGNAL=TERM; exit 143' TERM
 trap 'LAST_FAILED="line $LINENO: $BASH_COMMAND (exit $?)"' ERR
 
+# begin_part NOTE: the first command of a `( ... ) &` part that handles one kind on its own: its own
+# exit hooks, lock and temp files, the same signal handling as the run, and a failure that becomes a
+# FAIL line plus a note in NOTE for the run's summary instead of the run's ERROR line.
+begin_part() {
+    trap on_exit EXIT
+    trap 'RUN_SIGNAL=INT; exit 130' INT
+    trap 'RUN_SIGNAL=TERM; exit 143' TERM
+    EXIT_HOOKS=()
+    LOCK_PID=""
+    LOCK_FD=""
+    TEMP_PATHS=()
+    DIE_LEVEL=FAIL
+    FAIL_NOTE=$1
+}
+
 cleanup_temp_paths() {
     if ((${#TEMP_PATHS[@]})); then
         rm -rf -- "${TEMP_PATHS[@]}"

@@ -27,15 +27,7 @@ for kind in $BACKUP_KINDS; do
     note="$RUN_TMP/$kind.failed"
     # One kind at a time, in a part of its own: its lock, and a failure that reports to the summary.
     (
-        trap on_exit EXIT
-        trap 'RUN_SIGNAL=INT; exit 130' INT
-        trap 'RUN_SIGNAL=TERM; exit 143' TERM
-        EXIT_HOOKS=()
-        LOCK_PID=""
-        LOCK_FD=""
-        TEMP_PATHS=()
-        DIE_LEVEL=FAIL
-        FAIL_NOTE=$note
+        begin_part "$note"
         if ! take_lock "$KIND_DIR" "$kind backup" try; then
             log INFO "$kind: a $kind backup is running; it uploads its own backups"
             exit 0

@@ -197,15 +197,7 @@ for kind in $BACKUP_KINDS; do
     # Its own exit hooks (scratch database, throwaway redis) run when it ends; its failure is a
     # FAIL line, and the summary below is the run's one ERROR line.
     (
-        trap on_exit EXIT
-        trap 'RUN_SIGNAL=INT; exit 130' INT
-        trap 'RUN_SIGNAL=TERM; exit 143' TERM
-        EXIT_HOOKS=()
-        LOCK_PID=""
-        LOCK_FD=""
-        TEMP_PATHS=()
-        DIE_LEVEL=FAIL
-        FAIL_NOTE=$note
+        begin_part "$note"
         "rehearse_$kind"
     ) &
     part=$!
