@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, parseBoolean, parseNumber } from "./lib/validate";
 import { DEFAULT_LAUNCH_DEADLINE_MINUTES, DEFAULT_LAUNCH_RETRY, LaunchRetrySettings } from "./lib/launch/policy";
 import { isDiscordWebhookUrl, SecretText } from "./lib/launch/notify";
-import { envLine } from "./lib/env-file";
+import { PROGRAM_ENV_KEYS, envLine, parseExtraEnv } from "./lib/env-file";
 import { GENERATED_SECRETS, GeneratedEnvKey, OVERRIDE_CONFIG_KEYS, overrideConfigKey } from "./lib/generated-secrets";
 import { A1_FLEX, BLOCK_VOLUME, FREE_TIER } from "./lib/limits";
 import { OFFSITE_DEFAULTS, checkBucketName, checkNamespace, normalizeExpiry } from "./lib/offsite";
@@ -259,7 +259,7 @@ export function launchRetrySettings(config: StackConfig): LaunchRetrySettings {
 // ---- Host bootstrap (components/host.ts) -------------------------------------------------------
 
 /** Keys of the host bootstrap; the secret ones are declared `secret: true` in Pulumi.yaml, so Pulumi refuses them in clear. */
-export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", ...OVERRIDE_CONFIG_KEYS] as const;
+export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", "appEnv", "appSecretEnv", ...OVERRIDE_CONFIG_KEYS] as const;
 export const HOST_DEFAULTS = { appRef: "main" } as const;
 
 export interface HostConfig {
@@ -272,6 +272,10 @@ export interface HostConfig {
     readonly openaiApiKey?: SecretText;
     /** Saved values of the generated .env secrets (coinpilot:postgresPassword, ...), by .env key; only those set. */
     readonly generatedSecretOverrides: Readonly<Partial<Record<GeneratedEnvKey, SecretText>>>;
+    /** The app's other .env variables, plain (coinpilot:appEnv), in name order. */
+    readonly appEnv: Readonly<Record<string, string>>;
+    /** The app's other .env variables that are secrets (coinpilot:appSecretEnv), in name order. */
+    readonly appSecretEnv: Readonly<Record<string, SecretText>>;
 }
 
 const PRIVATE_KEY_BLOCK = /^-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n[A-Za-z0-9+\/=\s:,-]+\r?\n-----END \1?PRIVATE KEY-----\s*$/;
@@ -328,6 +332,11 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
         const value = secret(overrideConfigKey(envKey), undefined);
         if (value) generatedSecretOverrides[envKey] = value;
     }
+    // The app's other variables: neither map may rewrite a key the program writes, nor one of the other's.
+    const appEnv = parseExtraEnv(r.string("appEnv", "{}"), new Set(PROGRAM_ENV_KEYS));
+    for (const problem of appEnv.problems) r.problem("appEnv", problem);
+    const appSecretEnv = parseExtraEnv(r.string("appSecretEnv", "{}"), new Set([...PROGRAM_ENV_KEYS, ...Object.keys(appEnv.values)]));
+    for (const problem of appSecretEnv.problems) r.problem("appSecretEnv", problem);
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return {
         appRepoUrl: appRepoUrl.trim(),
@@ -338,6 +347,8 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
         ...(openaiApiKey ? { openaiApiKey } : {}),
         ...(appRepoToken ? { appRepoToken } : {}),
         generatedSecretOverrides,
+        appEnv: appEnv.values,
+        appSecretEnv: Object.fromEntries(Object.entries(appSecretEnv.values).map(([key, value]) => [key, new SecretText(value)])),
     };
 }
 
@@ -411,11 +422,12 @@ export const CONFIG_KEYS = [
  * Pulumi.yaml); the optional ones cannot be typed that way (their empty default is a clear value), so
  * the program refuses them in clear instead.
  */
-export const SECRET_KEYS = ["discordWebhookUrl", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", ...OVERRIDE_CONFIG_KEYS] as const;
+export const SECRET_KEYS = ["discordWebhookUrl", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", "appSecretEnv", ...OVERRIDE_CONFIG_KEYS] as const;
 
 /** A problem for each secret key that holds a value stored in clear (set without --secret). */
 export function clearSecretProblems(raw: RawConfig, isStoredSecret: (key: string) => boolean): string[] {
-    return SECRET_KEYS.filter((key) => (raw[key] ?? "").trim() !== "" && !isStoredSecret(key)).map(
+    // A map's default is "{}": unset as much as an empty string.
+    return SECRET_KEYS.filter((key) => !["", "{}"].includes((raw[key] ?? "").trim()) && !isStoredSecret(key)).map(
         (key) => `${keyName(key)}: is stored in clear in the stack file; set it encrypted: pulumi config set --secret ${keyName(key)} <value>`,
     );
 }

@@ -75,6 +75,9 @@ const bootstrap = new Host("coinpilot-host", {
         upbitSecretKey: pulumi.secret(hostConfig.upbitSecretKey.reveal()),
         openaiApiKey: hostConfig.openaiApiKey && pulumi.secret(hostConfig.openaiApiKey.reveal()),
     },
+    // The app's other .env variables (README "The app's .env").
+    appEnv: hostConfig.appEnv,
+    appSecretEnv: Object.fromEntries(Object.entries(hostConfig.appSecretEnv).map(([key, value]) => [key, pulumi.secret(value.reveal())])),
     dataVolumeAttachment: storage.attachment,
     ...(offsite ? { offsiteUpload: { url: offsite.uploadUrl, expires: offsite.uploadExpires } } : {}),
     // Host alerts (failed backup jobs or compose unit, the daily backup heartbeat) go to the hunt's Discord channel.

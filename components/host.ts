@@ -3,7 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { remote, types } from "@pulumi/command";
-import { ENV_FILE_PATH, buildEnvFile } from "../lib/env-file";
+import { ENV_FILE_PATH, PROGRAM_ENV_KEYS, buildEnvFile, parseExtraEnv } from "../lib/env-file";
 import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
 import { GENERATED_SECRETS, GeneratedEnvKey } from "../lib/generated-secrets";
 import { DATA_MOUNT_POINT, DOCKER_DATA_ROOT } from "../lib/data-layout";
@@ -73,6 +73,13 @@ export interface HostArgs {
     /** The user's own secrets for the .env. */
     readonly appSecrets: AppSecrets;
     /**
+     * The app's other .env variables (coinpilot:appEnv), written after the program's own keys, which
+     * they may not repeat (PROGRAM_ENV_KEYS). Plain: the plan shows them. Defaults to none.
+     */
+    readonly appEnv?: Readonly<Record<string, string>>;
+    /** The app's other .env variables that are secrets (coinpilot:appSecretEnv), after appEnv; the plan shows only their names. Defaults to none. */
+    readonly appSecretEnv?: Readonly<Record<string, pulumi.Input<string>>>;
+    /**
      * Values to use instead of generating a secret, by .env key (from coinpilot:postgresPassword,
      * redisPassword, ...): how a recreate into an empty stack reuses the passwords the retained data
      * was created with. No RandomPassword is declared for an overridden key. Defaults to none.
@@ -113,10 +120,16 @@ function checkArgs(args: HostArgs): string[] {
         ["appRepoUrl", args.appRepoUrl, checkAppRepoUrl],
         ["appRef", args.appRef ?? HOST_DEFAULTS.appRef, checkAppRef],
     ];
-    return checks.flatMap(([key, value, check]) => {
+    const problems = checks.flatMap(([key, value, check]) => {
         const problem = check(value);
         return problem ? [`${keyName(key)}: ${problem}`] : [];
     });
+    // The plain map's values are checked as config checks them; the secret one's only by name (its values are Outputs).
+    const appEnv = parseExtraEnv(JSON.stringify(args.appEnv ?? {}), new Set(PROGRAM_ENV_KEYS));
+    const secretNames = Object.fromEntries(Object.keys(args.appSecretEnv ?? {}).map((key) => [key, ""]));
+    const appSecretEnv = parseExtraEnv(JSON.stringify(secretNames), new Set([...PROGRAM_ENV_KEYS, ...Object.keys(args.appEnv ?? {})]));
+    problems.push(...appEnv.problems.map((p) => `${keyName("appEnv")}: ${p}`), ...appSecretEnv.problems.map((p) => `${keyName("appSecretEnv")}: ${p}`));
+    return problems;
 }
 
 /**
@@ -141,6 +154,8 @@ export class Host extends pulumi.ComponentResource {
 
         const appRef = args.appRef ?? HOST_DEFAULTS.appRef;
         const unit = COMPOSE_UNIT_DEFAULTS;
+        const appEnv = args.appEnv ?? {};
+        const appSecretEnv = args.appSecretEnv ?? {};
         this.unitText = renderComposeUnit(unit);
         const connection: types.input.remote.ConnectionArgs = {
             host: args.publicIp,
@@ -232,8 +247,10 @@ export class Host extends pulumi.ComponentResource {
         });
 
         this.generatedSecrets = pulumi.secret(this.secretValues(name, args.generatedSecretOverrides ?? {}));
-        const envText = pulumi.secret(this.envFile(args.appSecrets));
-        step("env", [ENV_FILE_PATH, DEPLOY_USER], { stdin: envText });
+        const envText = pulumi.secret(this.envFile(args.appSecrets, appEnv, appSecretEnv));
+        // The extra variables in a plain trigger: the plan shows which the .env holds (secret values masked).
+        const extras = [...Object.entries(appEnv).map(([key, value]) => `${key}=${value}`), ...Object.keys(appSecretEnv).map((key) => `${key}=[secret]`)];
+        step("env", [ENV_FILE_PATH, DEPLOY_USER], { stdin: envText, ...(extras.length ? { triggers: [`extra .env: ${extras.join(" ")}`] } : {}) });
 
         const unitHash = sha256(this.unitText);
         const unitFile = `${STAGING_DIR}/${UNIT_NAME}`;
@@ -272,8 +289,8 @@ export class Host extends pulumi.ComponentResource {
         return pulumi.all(values) as pulumi.Output<Record<GeneratedEnvKey, string>>;
     }
 
-    /** The .env text: generated passwords plus the user's secrets (a secret Output). */
-    private envFile(secrets: AppSecrets): pulumi.Output<string> {
+    /** The .env text: generated passwords, the user's secrets, then the app's other variables (a secret Output). */
+    private envFile(secrets: AppSecrets, appEnv: Readonly<Record<string, string>>, appSecretEnv: Readonly<Record<string, pulumi.Input<string>>>): pulumi.Output<string> {
         const generated = this.generatedSecrets;
         const values: Record<string, pulumi.Input<string>> = {
             POSTGRES_USER,
@@ -289,6 +306,8 @@ export class Host extends pulumi.ComponentResource {
             UPBIT_ACCESS_KEY: secrets.upbitAccessKey,
             UPBIT_SECRET_KEY: secrets.upbitSecretKey,
             ...(secrets.openaiApiKey === undefined ? {} : { OPENAI_API_KEY: secrets.openaiApiKey }),
+            ...appEnv,
+            ...appSecretEnv,
         };
         return pulumi.all(values).apply((resolved) => buildEnvFile(resolved));
     }

@@ -30,3 +30,67 @@ export function buildEnvFile(values: Readonly<Record<string, string>>): string {
     ];
     return lines.join("\n") + "\n";
 }
+
+/**
+ * The keys the program writes itself (components/host.ts: constants, generated passwords and the
+ * secrets of their own config keys). coinpilot:appEnv and coinpilot:appSecretEnv add others and may
+ * not reuse these: a second value for one of them would silently lose to the first in Compose.
+ */
+export const PROGRAM_ENV_KEYS = [
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+    "REDIS_PASSWORD",
+    "N8N_BASIC_AUTH_USER",
+    "N8N_BASIC_AUTH_PASSWORD",
+    "N8N_ENCRYPTION_KEY",
+    "N8N_WEBHOOK_SECRET",
+    "GRAFANA_ADMIN_USER",
+    "GRAFANA_ADMIN_PASSWORD",
+    "UPBIT_ACCESS_KEY",
+    "UPBIT_SECRET_KEY",
+    "OPENAI_API_KEY",
+] as const;
+
+/**
+ * Reads one extra-keys map (the JSON text of coinpilot:appEnv or coinpilot:appSecretEnv): an object
+ * of variable names to strings (numbers and booleans are written as text). Returns the entries in
+ * name order and one problem per bad entry; a problem names the variable, never its value. `taken`
+ * holds the names another source already writes.
+ */
+export function parseExtraEnv(text: string, taken: ReadonlySet<string>): { values: Record<string, string>; problems: string[] } {
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text.trim() === "" ? "{}" : text);
+    } catch {
+        parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        return { values: {}, problems: ["must be a map of variable names to values, e.g. pulumi config set --path 'coinpilot:appEnv.LLM_MODE' <value>"] };
+    }
+    const values: Record<string, string> = {};
+    const problems: string[] = [];
+    for (const [key, raw] of Object.entries(parsed).sort(([a], [b]) => a.localeCompare(b))) {
+        if (!KEY.test(key)) {
+            problems.push(`${JSON.stringify(key)} is not a variable name (letters, digits and '_', not starting with a digit)`);
+            continue;
+        }
+        if (taken.has(key)) {
+            problems.push(`${key} is written by the program itself or by the other map; remove it here (see README, "The app's .env")`);
+            continue;
+        }
+        if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
+            problems.push(`${key} must be a text value, not ${raw === null ? "null" : Array.isArray(raw) ? "a list" : "a map"}`);
+            continue;
+        }
+        const value = String(raw);
+        try {
+            envLine(key, value);
+        } catch {
+            problems.push(`the value of ${key} contains a line break, a quote (') or a backslash, which the .env cannot hold`);
+            continue;
+        }
+        values[key] = value;
+    }
+    return { values, problems };
+}

@@ -87,7 +87,9 @@ export function projectFileErrors(project: ProjectFile): string[] {
         if (!namespaced && (entry.type !== undefined || entry.default !== undefined)) {
             errors.push(`Configuration key '${key}' is not namespaced by the project and should not define a type or default`);
         }
-        if (entry.type && entry.default !== undefined && !matchesType(entry.type, String(entry.default))) {
+        // A map or list default is YAML structure, compared as the JSON text a stack value would be.
+        const text = typeof entry.default === "object" ? JSON.stringify(entry.default) : String(entry.default);
+        if (entry.type && entry.default !== undefined && !matchesType(entry.type, text)) {
             errors.push(`The default value specified for configuration key '${key}' is not of the expected type '${entry.type}'`);
         }
     }

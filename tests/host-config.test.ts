@@ -97,3 +97,42 @@ describe("generated-secret overrides (coinpilot:postgresPassword, ...)", () => {
         expect(clearSecretProblems({ ...GOOD, postgresPassword: "" }, () => false).filter((p) => p.includes("postgresPassword"))).toEqual([]);
     });
 });
+
+describe("coinpilot:appEnv and coinpilot:appSecretEnv", () => {
+    it("reads both maps in name order, the secret one wrapped", () => {
+        const config = validateHostConfig({ ...GOOD, appEnv: '{"N8N_URL":"http://n8n:5678","LLM_MODE":"hybrid","PORT":8000,"DEBUG":false}', appSecretEnv: '{"APP_TOKEN":"TEST-ONLY-APP-TOKEN"}' });
+        expect(config.appEnv).toEqual({ DEBUG: "false", LLM_MODE: "hybrid", N8N_URL: "http://n8n:5678", PORT: "8000" });
+        expect(Object.keys(config.appEnv)).toEqual(["DEBUG", "LLM_MODE", "N8N_URL", "PORT"]);
+        expect(config.appSecretEnv.APP_TOKEN.reveal()).toBe("TEST-ONLY-APP-TOKEN");
+        expect(JSON.stringify(config)).not.toContain("TEST-ONLY-APP-TOKEN");
+        expect(validateHostConfig({ ...GOOD, appEnv: "{}", appSecretEnv: "{}" })).toEqual(expect.objectContaining({ appEnv: {}, appSecretEnv: {} }));
+    });
+
+    it("refuses bad names, line breaks, clashes with the program's keys or between the maps, and non-maps, all at once, never echoing a secret value", () => {
+        const found = problems({
+            ...GOOD,
+            appEnv: '{"1ABC":"x","LLM MODE":"x","REDIS_PASSWORD":"x","SHARED":"x","NESTED":{"a":1},"QUOTED":"it\'s"}',
+            appSecretEnv: '{"SHARED":"TEST-ONLY-S1","MULTI":"TEST-ONLY-a\\nb","UPBIT_SECRET_KEY":"TEST-ONLY-S2"}',
+        });
+        expect(found).toEqual([
+            'coinpilot:appEnv: "1ABC" is not a variable name (letters, digits and \'_\', not starting with a digit)',
+            'coinpilot:appEnv: "LLM MODE" is not a variable name (letters, digits and \'_\', not starting with a digit)',
+            "coinpilot:appEnv: NESTED must be a text value, not a map",
+            "coinpilot:appEnv: the value of QUOTED contains a line break, a quote (') or a backslash, which the .env cannot hold",
+            `coinpilot:appEnv: REDIS_PASSWORD is written by the program itself or by the other map; remove it here (see README, "The app's .env")`,
+            "coinpilot:appSecretEnv: the value of MULTI contains a line break, a quote (') or a backslash, which the .env cannot hold",
+            `coinpilot:appSecretEnv: SHARED is written by the program itself or by the other map; remove it here (see README, "The app's .env")`,
+            `coinpilot:appSecretEnv: UPBIT_SECRET_KEY is written by the program itself or by the other map; remove it here (see README, "The app's .env")`,
+        ]);
+        expect(found.join("\n")).not.toContain("TEST-ONLY");
+        expect(problems({ ...GOOD, appEnv: '["LLM_MODE"]' })).toEqual([expect.stringMatching(/^coinpilot:appEnv: must be a map of variable names to values/)]);
+    });
+
+    it("refuses appSecretEnv stored in clear, but not its empty default", () => {
+        expect(SECRET_KEYS).toContain("appSecretEnv");
+        expect(clearSecretProblems({ ...GOOD, appSecretEnv: '{"A":"b"}' }, () => false)).toContain(
+            "coinpilot:appSecretEnv: is stored in clear in the stack file; set it encrypted: pulumi config set --secret coinpilot:appSecretEnv <value>",
+        );
+        expect(clearSecretProblems({ ...GOOD, appSecretEnv: "{}" }, () => false).filter((p) => p.includes("appSecretEnv"))).toEqual([]);
+    });
+});

@@ -1,7 +1,8 @@
 // The .env text: every value reads back identically through bash (`set -a; source`, as scripts do)
 // and through the runbooks' `grep | cut -d= -f2-` for bare values; unsafe input is refused.
 import { spawnSync } from "child_process";
-import { buildEnvFile, envLine } from "../lib/env-file";
+import { PROGRAM_ENV_KEYS, buildEnvFile, envLine } from "../lib/env-file";
+import { GENERATED_SECRETS } from "../lib/generated-secrets";
 
 /** Sources the file in bash and prints each requested variable NUL-terminated. */
 function sourceInBash(text: string, keys: string[]): Record<string, string> {
@@ -62,5 +63,12 @@ describe("buildEnvFile", () => {
     it("names the variable, never the value, in its errors", () => {
         expect(() => envLine("UPBIT_SECRET_KEY", "s3cr3t\n")).toThrow(/UPBIT_SECRET_KEY/);
         expect(() => envLine("UPBIT_SECRET_KEY", "s3cr3t\n")).not.toThrow(/s3cr3t/);
+    });
+});
+
+describe("PROGRAM_ENV_KEYS", () => {
+    it("is what the program writes itself: the generated secrets and the keys of their own config", () => {
+        for (const { envKey } of GENERATED_SECRETS) expect(PROGRAM_ENV_KEYS).toContain(envKey);
+        expect(PROGRAM_ENV_KEYS).toEqual(expect.arrayContaining(["POSTGRES_USER", "POSTGRES_DB", "UPBIT_ACCESS_KEY", "UPBIT_SECRET_KEY", "OPENAI_API_KEY"]));
     });
 });

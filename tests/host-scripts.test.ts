@@ -314,7 +314,7 @@ describe("health-check.sh (recorded compose output)", () => {
         return SERVICES.map((name) => ({ Name: `coinpilot-${name}`, Service: name, Health: "", ...state(name) }));
     }
 
-    function check(opts: { config?: string; ps?: string; unit?: string; attempts?: number }) {
+    function check(opts: { config?: string; ps?: string; unit?: string; attempts?: number; appFiles?: Record<string, string> }) {
         const dir = scratch("health");
         writeFileSync(path.join(dir, "config.json"), opts.config ?? composeConfig());
         writeFileSync(path.join(dir, "ps.json"), opts.ps ?? psRows().map((r) => JSON.stringify(r)).join("\n"));
@@ -327,6 +327,10 @@ describe("health-check.sh (recorded compose output)", () => {
         const journalctl = fakeCommand(dir, "journalctl", 'echo "journal tail for $2"');
         const app = path.join(dir, "app");
         mkdirSync(app);
+        for (const [file, text] of Object.entries(opts.appFiles ?? {})) {
+            mkdirSync(path.dirname(path.join(app, file)), { recursive: true });
+            writeFileSync(path.join(app, file), text);
+        }
         return run("health-check.sh", ["coinpilot-compose.service", app, "deploy/cloud/oci/docker-compose.prod.yml", "deploy/cloud/oci/.env"], {
             env: { DOCKER: docker, SYSTEMCTL: systemctl, JOURNALCTL: journalctl, HEALTH_ATTEMPTS: String(opts.attempts ?? 2), HEALTH_INTERVAL: "0" },
         });
@@ -338,6 +342,16 @@ describe("health-check.sh (recorded compose output)", () => {
         const result = check({});
         expect(result.stderr).toBe("");
         expect(result.stdout).toBe("coinpilot-compose.service active (exited); all services running\n");
+    });
+
+    it("names the keys the app's .env.example lists that the .env lacks (a warning, not a failure)", () => {
+        const env = "POSTGRES_USER=coinpilot\nLLM_MODE=hybrid\n";
+        const example = "# comment\nPOSTGRES_USER=\nexport LLM_MODE=rule\nN8N_URL=http://n8n:5678\nUPBIT_ACCESS_KEY=\n";
+        const beside = check({ appFiles: { "deploy/cloud/oci/.env": env, "deploy/cloud/oci/.env.example": example } });
+        expect(beside.status).toBe(0);
+        expect(beside.stdout).toContain("WARN: deploy/cloud/oci/.env.example lists keys the .env lacks (add them to coinpilot:appEnv or coinpilot:appSecretEnv): N8N_URL UPBIT_ACCESS_KEY\n");
+        const top = check({ appFiles: { "deploy/cloud/oci/.env": `${env}N8N_URL=x\nUPBIT_ACCESS_KEY=y\n`, ".env.example": example } });
+        expect(top.stdout).toContain("the .env has every key .env.example lists\n");
     });
 
     it("reads the JSON array format of older Compose too, and allows 80/443 on all interfaces", () => {

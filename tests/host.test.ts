@@ -336,3 +336,48 @@ describe("Host options and validation", () => {
         expect(() => makeHost(`badref${ref.length}`, { appRef: ref })).toThrow(/coinpilot:appRef: .* must be a tag, branch or commit/);
     });
 });
+
+describe("the app's other .env variables (coinpilot:appEnv, coinpilot:appSecretEnv)", () => {
+    const APP_SECRET = "TEST-ONLY-APP-SECRET-ENV-MARKER";
+
+    async function envOf(name: string, overrides: Partial<HostArgs>): Promise<{ text: string; step: RecordedResource }> {
+        makeHost(name, overrides);
+        await settle();
+        const step = byName(`${name}-env`);
+        return { text: unwrap(step.inputs.stdin), step };
+    }
+
+    it("writes them after the program's keys, plain ones first, and keeps them on every redeploy (the .env is rebuilt from config)", async () => {
+        resetCreated();
+        const args = { appEnv: { LLM_MODE: "hybrid", N8N_URL: "http://n8n:5678" }, appSecretEnv: { APP_TOKEN: pulumi.secret(APP_SECRET) } };
+        const first = await envOf("ae1", args);
+        const lines = first.text.split("\n");
+        expect(lines.slice(-4)).toEqual(["LLM_MODE=hybrid", "N8N_URL=http://n8n:5678", `APP_TOKEN=${APP_SECRET}`, ""]);
+        expect(lines.indexOf("OPENAI_API_KEY=" + SECRETS.openaiApiKey)).toBeLessThan(lines.indexOf("LLM_MODE=hybrid"));
+        // A redeploy (a new appRef) writes the same variables again.
+        const again = await envOf("ae2", { ...args, appRef: "v9.9.9" });
+        expect(again.text).toBe(first.text);
+    });
+
+    it("shows the plain values and the secret names in the env step's trigger, the secret values nowhere in clear", async () => {
+        resetCreated();
+        const { step } = await envOf("ae3", { appEnv: { LLM_MODE: "hybrid" }, appSecretEnv: { APP_TOKEN: pulumi.secret(APP_SECRET) } });
+        expect(step.inputs.triggers).toContain("extra .env: LLM_MODE=hybrid APP_TOKEN=[secret]");
+        expect(plainStrings(created).join("\n")).not.toContain(APP_SECRET);
+    });
+
+    it("adds no trigger without extra variables (existing stacks see no change)", async () => {
+        resetCreated();
+        const { step } = await envOf("ae4", {});
+        expect((step.inputs.triggers as unknown[]).some((t) => String(t).startsWith("extra .env"))).toBe(false);
+    });
+
+    it.each([
+        [{ appEnv: { POSTGRES_PASSWORD: "x" } }, /coinpilot:appEnv: POSTGRES_PASSWORD is written by the program itself/],
+        [{ appEnv: { "BAD-NAME": "x" } }, /coinpilot:appEnv: "BAD-NAME" is not a variable name/],
+        [{ appEnv: { A: "line\nbreak" } }, /coinpilot:appEnv: the value of A contains a line break/],
+        [{ appEnv: { A: "x" }, appSecretEnv: { A: pulumi.secret("y") } }, /coinpilot:appSecretEnv: A is written by the program itself or by the other map/],
+    ])("refuses %p before creating anything", (overrides, message) => {
+        expect(() => makeHost("bad-env", overrides as Partial<HostArgs>)).toThrow(message);
+    });
+});

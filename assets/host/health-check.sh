@@ -4,7 +4,8 @@
 # service (migrations, init: restart "no"), a container that exited 0. Fails at once,
 # loudly, if a port other than the public ones is published on all interfaces: the internal
 # services (db, redis, n8n, dashboard, grafana, prometheus) must stay on 127.0.0.1.
-# On failure prints the unit's journal tail and `compose ps`.
+# On failure prints the unit's journal tail and `compose ps`. Also reports (a WARN line, not a
+# failure) the keys the app's .env.example lists that the .env lacks.
 #
 # Runs as root. DOCKER, SYSTEMCTL, JOURNALCTL and the polling budget are variables so tests can run
 # it against recorded Compose output.
@@ -84,11 +85,33 @@ compose() {
     (cd "$APP_DIR" && $DOCKER compose --env-file "$ENV_FILE" -f "$COMPOSE_FILE" "$@")
 }
 
+# Variable names a KEY=value file sets, sorted.
+env_keys() {
+    sed -nE 's/^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=.*/\2/p' "$1" | sort -u
+}
+
+# The app's .env.example (beside the .env, else at the checkout's top) lists the variables it reads:
+# the ones the .env lacks are named, so an operator adds them to coinpilot:appEnv or appSecretEnv.
+report_missing_env_keys() {
+    local example missing
+    for example in "$APP_DIR/$(dirname "$ENV_FILE")/.env.example" "$APP_DIR/.env.example"; do
+        [ -f "$example" ] || continue
+        missing="$(comm -23 <(env_keys "$example") <(env_keys "$APP_DIR/$ENV_FILE") | paste -sd' ' -)"
+        if [ -n "$missing" ]; then
+            echo "WARN: ${example#"$APP_DIR"/} lists keys the .env lacks (add them to coinpilot:appEnv or coinpilot:appSecretEnv): $missing"
+        else
+            echo "the .env has every key ${example#"$APP_DIR"/} lists"
+        fi
+        return
+    done
+}
+
 main() {
     UNIT="${1:?$usage}" APP_DIR="${2:?$usage}" COMPOSE_FILE="${3:?$usage}" ENV_FILE="${4:?$usage}"
     WORK="$(mktemp -d)"
     trap 'rm -rf "$WORK"' EXIT
 
+    report_missing_env_keys
     compose config --format json >"$WORK/config.json"
     local exposed
     exposed="$(PUBLIC_PORTS="$PUBLIC_PORTS" inspect exposed "$WORK/config.json")"
