@@ -5,6 +5,7 @@ import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, parseBoo
 import { DEFAULT_LAUNCH_DEADLINE_MINUTES, DEFAULT_LAUNCH_RETRY, LaunchRetrySettings } from "./lib/launch/policy";
 import { isDiscordWebhookUrl, SecretText } from "./lib/launch/notify";
 import { PROGRAM_ENV_KEYS, envLine, parseExtraEnv } from "./lib/env-file";
+import { checkTimezone } from "./lib/timezone";
 import { GENERATED_SECRETS, GeneratedEnvKey, OVERRIDE_CONFIG_KEYS, overrideConfigKey } from "./lib/generated-secrets";
 import { A1_FLEX, BLOCK_VOLUME, FREE_TIER } from "./lib/limits";
 import { OFFSITE_DEFAULTS, checkBucketName, checkNamespace, normalizeExpiry } from "./lib/offsite";
@@ -259,8 +260,9 @@ export function launchRetrySettings(config: StackConfig): LaunchRetrySettings {
 // ---- Host bootstrap (components/host.ts) -------------------------------------------------------
 
 /** Keys of the host bootstrap; the secret ones are declared `secret: true` in Pulumi.yaml, so Pulumi refuses them in clear. */
-export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", "appEnv", "appSecretEnv", ...OVERRIDE_CONFIG_KEYS] as const;
-export const HOST_DEFAULTS = { appRef: "main" } as const;
+export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", "appEnv", "appSecretEnv", "timezone", ...OVERRIDE_CONFIG_KEYS] as const;
+/** timezone "": the image's zone stays (UTC on OCI's images), so cron times are UTC. */
+export const HOST_DEFAULTS = { appRef: "main", timezone: "" } as const;
 
 export interface HostConfig {
     readonly appRepoUrl: string;
@@ -276,6 +278,8 @@ export interface HostConfig {
     readonly appEnv: Readonly<Record<string, string>>;
     /** The app's other .env variables that are secrets (coinpilot:appSecretEnv), in name order. */
     readonly appSecretEnv: Readonly<Record<string, SecretText>>;
+    /** The host's IANA time zone (coinpilot:timezone), which cron follows; "" leaves the image's (UTC). */
+    readonly timezone: string;
 }
 
 const PRIVATE_KEY_BLOCK = /^-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n[A-Za-z0-9+\/=\s:,-]+\r?\n-----END \1?PRIVATE KEY-----\s*$/;
@@ -337,6 +341,8 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
     for (const problem of appEnv.problems) r.problem("appEnv", problem);
     const appSecretEnv = parseExtraEnv(r.string("appSecretEnv", "{}"), new Set([...PROGRAM_ENV_KEYS, ...Object.keys(appEnv.values)]));
     for (const problem of appSecretEnv.problems) r.problem("appSecretEnv", problem);
+    const timezone = r.string("timezone", HOST_DEFAULTS.timezone).trim();
+    r.check("timezone", timezone, checkTimezone);
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return {
         appRepoUrl: appRepoUrl.trim(),
@@ -349,6 +355,7 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
         generatedSecretOverrides,
         appEnv: appEnv.values,
         appSecretEnv: Object.fromEntries(Object.entries(appSecretEnv.values).map(([key, value]) => [key, new SecretText(value)])),
+        timezone,
     };
 }
 

@@ -75,6 +75,7 @@ const bootstrap = new Host("coinpilot-host", {
         upbitSecretKey: pulumi.secret(hostConfig.upbitSecretKey.reveal()),
         openaiApiKey: hostConfig.openaiApiKey && pulumi.secret(hostConfig.openaiApiKey.reveal()),
     },
+    timezone: hostConfig.timezone,
     // The app's other .env variables (README "The app's .env").
     appEnv: hostConfig.appEnv,
     appSecretEnv: Object.fromEntries(Object.entries(hostConfig.appSecretEnv).map(([key, value]) => [key, pulumi.secret(value.reveal())])),

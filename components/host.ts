@@ -10,6 +10,7 @@ import { DATA_MOUNT_POINT, DOCKER_DATA_ROOT } from "../lib/data-layout";
 import { Backups, OffsiteUpload } from "./backups";
 import { hmacSha256, sha256 } from "../lib/hash";
 import { shellCommand } from "../lib/shell";
+import { checkTimezone } from "../lib/timezone";
 import { HOST_DEFAULTS, checkAppRef, checkAppRepoUrl, keyName } from "../config";
 
 export const HOST_ASSETS_DIR = path.resolve(__dirname, "..", "assets", "host");
@@ -24,11 +25,13 @@ export const ADMIN_USER = "admin";
 /**
  * The bootstrap, in order. Each step is one remote.Command named `${name}-<role>` that depends on
  * the previous one; every step but the first also has a `${name}-<role>-script` copy of its script.
- * "data-volume" runs only when a data volume is attached, before Docker first starts (it sets Docker's data root).
+ * "data-volume" runs only when a data volume is attached, before Docker first starts (it sets Docker's data root);
+ * "timezone" only when coinpilot:timezone is set.
  */
 export const HOST_STEPS = [
     { role: "wait", script: "wait-for-cloud-init.sh", does: "wait for SSH and cloud-init (exit 0 or 2), create the staging directory" },
     { role: "data-volume", script: "mount-data-volume.sh", does: `format the data volume only if blank, mount it at ${DATA_MOUNT_POINT} by UUID, Docker's data-root ${DOCKER_DATA_ROOT} (optional)` },
+    { role: "timezone", script: "set-timezone.sh", does: "timedatectl set-timezone to coinpilot:timezone, restart cron so the backup times follow it (optional)" },
     { role: "docker", script: "install-docker.sh", does: "Docker Engine + Compose plugin from Docker's apt repo, ubuntu in the docker group, compose >= 2.15.0" },
     { role: "firewall", script: "open-web-ports.sh", does: "ACCEPT 80/443 above OCI's INPUT REJECT, live and in /etc/iptables/rules.v4" },
     { role: "checkout", script: "checkout-app.sh", does: "git checkout of appRepoUrl at appRef into /opt/coin-pilot" },
@@ -79,6 +82,8 @@ export interface HostArgs {
     readonly appEnv?: Readonly<Record<string, string>>;
     /** The app's other .env variables that are secrets (coinpilot:appSecretEnv), after appEnv; the plan shows only their names. Defaults to none. */
     readonly appSecretEnv?: Readonly<Record<string, pulumi.Input<string>>>;
+    /** IANA time zone the host is set to (the backups' cron times follow it). Defaults to none: the image's zone (UTC) stays. */
+    readonly timezone?: string;
     /**
      * Values to use instead of generating a secret, by .env key (from coinpilot:postgresPassword,
      * redisPassword, ...): how a recreate into an empty stack reuses the passwords the retained data
@@ -119,6 +124,7 @@ function checkArgs(args: HostArgs): string[] {
     const checks: [string, string, (text: string) => string | undefined][] = [
         ["appRepoUrl", args.appRepoUrl, checkAppRepoUrl],
         ["appRef", args.appRef ?? HOST_DEFAULTS.appRef, checkAppRef],
+        ...(args.timezone ? [["timezone", args.timezone, checkTimezone] as [string, string, (text: string) => string | undefined]] : []),
     ];
     const problems = checks.flatMap(([key, value, check]) => {
         const problem = check(value);
@@ -223,6 +229,9 @@ export class Host extends pulumi.ComponentResource {
             // A new attachment id means another volume (or a re-attach) under the same VM: mount again.
             // As an input, the id also orders the step after the attachment.
             step("data-volume", [], { triggers: [args.dataVolumeAttachment.id] });
+        }
+        if (args.timezone) {
+            step("timezone", [args.timezone]);
         }
         const docker = step("docker", [DEPLOY_USER]);
         // The backups call `docker exec` into the stack's containers: install them once Docker exists.

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from "crypto";
 import { ConfigError, HOST_DEFAULTS, RawConfig, SECRET_KEYS, clearSecretProblems, validateHostConfig } from "../config";
 import { OFFLINE_SECRET_PLACEHOLDER, offlineSecret } from "../lib/plan";
 import { GENERATED_SECRETS, OVERRIDE_CONFIG_KEYS } from "../lib/generated-secrets";
+import { checkTimezone } from "../lib/timezone";
 
 // A throwaway key made at test time; no private key lives in the repo.
 const PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
@@ -134,5 +135,24 @@ describe("coinpilot:appEnv and coinpilot:appSecretEnv", () => {
             "coinpilot:appSecretEnv: is stored in clear in the stack file; set it encrypted: pulumi config set --secret coinpilot:appSecretEnv <value>",
         );
         expect(clearSecretProblems({ ...GOOD, appSecretEnv: "{}" }, () => false).filter((p) => p.includes("appSecretEnv"))).toEqual([]);
+    });
+});
+
+describe("coinpilot:timezone", () => {
+    it("defaults to empty (the image's zone, UTC) and takes IANA names", () => {
+        expect(validateHostConfig(GOOD).timezone).toBe("");
+        expect(validateHostConfig({ ...GOOD, timezone: " Asia/Seoul " }).timezone).toBe("Asia/Seoul");
+        for (const zone of ["UTC", "Etc/UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+9"]) expect(checkTimezone(zone)).toBeUndefined();
+    });
+
+    it.each([
+        ["KST", /is not an IANA Area\/Location time zone name; use an IANA name such as Asia\/Seoul/],
+        ["+09:00", /is not an IANA Area\/Location time zone name/],
+        ["Japan", /is not an IANA Area\/Location time zone name/],
+        ["Asia/Seol", /"Asia\/Seol" is not a known time zone/],
+        ["asia/seoul", /must be spelt Asia\/Seoul \(the host's zone files are case-sensitive\)/],
+        ["Asia/Seoul; rm -rf /", /is not an IANA Area\/Location time zone name/],
+    ])("refuses %p", (zone, message) => {
+        expect(problems({ ...GOOD, timezone: zone })).toEqual([expect.stringMatching(new RegExp(`^coinpilot:timezone: .*${message.source}`))]);
     });
 });

@@ -455,3 +455,38 @@ describe("install-docker.sh version gate", () => {
         expect(result.status === 0).toBe(ok);
     });
 });
+
+describe("set-timezone.sh (stand-in timedatectl and systemctl)", () => {
+    function setZone(zone: string, current: string) {
+        const dir = scratch("tz");
+        const zoneinfo = path.join(dir, "zoneinfo");
+        mkdirSync(path.join(zoneinfo, "Asia"), { recursive: true });
+        writeFileSync(path.join(zoneinfo, "Asia", "Seoul"), "TZif");
+        writeFileSync(path.join(zoneinfo, "UTC"), "TZif");
+        const calls = path.join(dir, "calls");
+        const timedatectl = fakeCommand(dir, "timedatectl", `echo "timedatectl $*" >>"${calls}"; [ "$1" = show ] && echo "${current}"; true`);
+        const systemctl = fakeCommand(dir, "systemctl", `echo "systemctl $*" >>"${calls}"`);
+        const result = run("set-timezone.sh", [zone], { env: { TIMEDATECTL: timedatectl, SYSTEMCTL: systemctl, ZONEINFO_DIR: zoneinfo } });
+        return { result, calls: existsSync(calls) ? readFileSync(calls, "utf8").trim().split("\n") : [] };
+    }
+
+    it("sets the zone and restarts cron, so the backup times follow it", () => {
+        const { result, calls } = setZone("Asia/Seoul", "Etc/UTC");
+        expect(result.status).toBe(0);
+        expect(calls).toEqual(["timedatectl show -p Timezone --value", "timedatectl set-timezone Asia/Seoul", "systemctl try-restart cron.service"]);
+        expect(result.stdout).toContain("time zone Etc/UTC -> Asia/Seoul");
+    });
+
+    it("changes nothing when the zone is in place already", () => {
+        const { result, calls } = setZone("Asia/Seoul", "Asia/Seoul");
+        expect(result.status).toBe(0);
+        expect(calls).toEqual(["timedatectl show -p Timezone --value"]);
+    });
+
+    it.each(["Asia/Seol", "../../etc/passwd", "asia/seoul"])("refuses %p, which the host has no zone file for, before changing anything", (zone) => {
+        const { result, calls } = setZone(zone, "Etc/UTC");
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain(`unknown time zone '${zone}'`);
+        expect(calls).toEqual([]);
+    });
+});

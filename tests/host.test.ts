@@ -63,7 +63,8 @@ function stepsOf(name: string): RecordedResource[] {
     return created.filter((r) => r.type === "command:remote:Command" && r.parent === byName(name).urn);
 }
 
-const ROLES = HOST_STEPS.map((s) => s.role).filter((r) => r !== "data-volume");
+// The optional steps (a data volume, a time zone) are tested on their own.
+const ROLES = HOST_STEPS.map((s) => s.role).filter((r) => r !== "data-volume" && r !== "timezone");
 
 describe("Host under mocks", () => {
     beforeAll(async () => {
@@ -379,5 +380,27 @@ describe("the app's other .env variables (coinpilot:appEnv, coinpilot:appSecretE
         [{ appEnv: { A: "x" }, appSecretEnv: { A: pulumi.secret("y") } }, /coinpilot:appSecretEnv: A is written by the program itself or by the other map/],
     ])("refuses %p before creating anything", (overrides, message) => {
         expect(() => makeHost("bad-env", overrides as Partial<HostArgs>)).toThrow(message);
+    });
+});
+
+describe("the host's time zone (coinpilot:timezone)", () => {
+    it("sets it after cloud-init and before Docker, re-run when the zone changes", async () => {
+        resetCreated();
+        makeHost("tz", { timezone: "Asia/Seoul" });
+        await settle();
+        expect(stepsOf("tz").map((r) => r.name).slice(0, 3)).toEqual(["tz-wait", "tz-timezone", "tz-docker"]);
+        expect(byName("tz-timezone").inputs.create).toBe("sudo bash /home/ubuntu/.coinpilot-bootstrap/set-timezone.sh Asia/Seoul");
+        expect(byName("tz-docker").options.dependsOn).toContain(byName("tz-timezone").urn);
+    });
+
+    it("leaves the image's zone alone when unset (no step)", async () => {
+        resetCreated();
+        makeHost("notz");
+        await settle();
+        expect(created.some((r) => r.name.startsWith("notz-timezone"))).toBe(false);
+    });
+
+    it("refuses a zone that is not an IANA name before creating anything", () => {
+        expect(() => makeHost("badtz", { timezone: "KST" })).toThrow(/coinpilot:timezone: "KST" is not an IANA Area\/Location time zone name/);
     });
 });

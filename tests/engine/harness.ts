@@ -88,7 +88,12 @@ export function initExampleStack(project: Project, extra: Record<string, string>
     const example = (parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> }).config;
     // The namespace named too, so the off-host bucket needs no getNamespace invoke (the OCI API).
     for (const [key, value] of Object.entries({ ...example, "coinpilot:offsiteNamespace": EXAMPLE_NAMESPACE, ...extra })) {
-        if (value !== null && typeof value === "object") continue; // secure placeholders: set below
+        if (value !== null && typeof value === "object") {
+            if ("secure" in value) continue; // secure placeholders: set below
+            // A plain map (coinpilot:appEnv): each entry by path, as the README tells a user.
+            for (const [entry, text] of Object.entries(value)) expectOk(project.pulumi(["config", "set", "--path", `${key}.${entry}`, String(text)]), `pulumi config set --path ${key}.${entry}`);
+            continue;
+        }
         expectOk(project.pulumi(["config", "set", key, String(value)]), `pulumi config set ${key}`);
     }
     const key = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(project.dir, "id_test"), "-C", "engine-test"], { encoding: "utf8" });
