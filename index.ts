@@ -6,6 +6,7 @@ import { A1Instance } from "./components/instance";
 import { DataStorage } from "./components/storage";
 import { Host } from "./components/host";
 import { OffsiteCopy } from "./components/offsite";
+import { sshTunnelCommand as tunnelCommand } from "./lib/tunnels";
 
 const { stack: config, host: hostConfig, offsite: offsiteConfig } = loadConfig();
 
@@ -97,5 +98,7 @@ export const deployedCommit = bootstrap.deployedCommit;
 /** Secret: the generated .env passwords in use; `npm run secrets:save` copies them into encrypted stack config. */
 export const generatedSecrets = bootstrap.generatedSecrets;
 export const sshCommand = address.apply((ip) => `ssh ubuntu@${ip}`);
+/** The runbook's tunnels: dashboard localhost:18501, n8n :15678, Grafana :13000, Prometheus :19090 (README "Reaching the internal UIs"). */
+export const sshTunnelCommand = address.apply((ip) => tunnelCommand(ip));
 /** Where the off-host copies are (`oci os object list --namespace … --bucket-name …`); the upload URL is never exported. */
 export const offsiteBucket = offsite ? pulumi.interpolate`${offsite.namespace}/${offsite.bucketName}` : "";

@@ -46,6 +46,7 @@ describe("npm run plan", () => {
         expect(ingress).toMatch(/tcp 443\s+from 0\.0\.0\.0\/0/);
         expect(ingress).not.toMatch(/\b(5432|6379|5678|8000|8501|9090|3000)\b/);
         expect(stdout).toContain("sshCommand: ssh ubuntu@203.0.113.10");
+        expect(stdout).toContain("sshTunnelCommand: ssh -L 18501:127.0.0.1:8501 -L 15678:127.0.0.1:5678 -L 13000:127.0.0.1:3000 -L 19090:127.0.0.1:9090 ubuntu@203.0.113.10");
     });
 
     it("--json prints resources with type, name, parent and inputs", () => {
