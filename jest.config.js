@@ -12,5 +12,9 @@ module.exports = {
   // Pulumi mocks hold global state: each test file gets its own module registry anyway,
   // but keep files in separate workers so setMocks never leaks across suites.
   maxWorkers: 2,
+  // A bound against hangs, not a speed check: tests that evaluate the whole program (index.ts under
+  // mocks) or start real servers take seconds, and on a busy 2-core machine jest's default 5 s was
+  // seen to fail them (tests/offsite-component.test.ts at 18 s for the file in a cold CI run).
+  testTimeout: 60000,
   reporters: ["default", "<rootDir>/scripts/jest-summary.js"],
 };
