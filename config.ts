@@ -1,7 +1,7 @@
 // Reads and validates the stack config (namespace `coinpilot`) once. Validation is a pure function
 // so every bad input is reported together, naming its key, before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
-import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, parseBoolean, parseNumber } from "./lib/validate";
+import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, isPassphraseProtected, parseBoolean, parseNumber } from "./lib/validate";
 import { DEFAULT_LAUNCH_DEADLINE_MINUTES, DEFAULT_LAUNCH_RETRY, LaunchRetrySettings } from "./lib/launch/policy";
 import { isDiscordWebhookUrl, SecretText } from "./lib/launch/notify";
 import { PROGRAM_ENV_KEYS, envLine, parseExtraEnv } from "./lib/env-file";
@@ -289,6 +289,9 @@ export function checkSshPrivateKey(text: string): string | undefined {
     const value = text.trim();
     if (/^(ssh-|ecdsa-)/.test(value)) return `is a public key; ${fix}`;
     if (!PRIVATE_KEY_BLOCK.test(value)) return `is not a PEM or OpenSSH private key block (-----BEGIN … PRIVATE KEY-----); ${fix}`;
+    if (isPassphraseProtected(value)) {
+        return "is protected by a passphrase, which the remote steps cannot type; use a deploy key without one (ssh-keygen -t ed25519 -N '' -f ~/.ssh/coinpilot_deploy, then set coinpilot:sshPublicKey and this key from it)";
+    }
     return undefined;
 }
 

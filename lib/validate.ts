@@ -122,3 +122,19 @@ export function parseBoolean(text: string): boolean | undefined {
     if (lowered === "false") return false;
     return undefined;
 }
+
+/**
+ * Whether a private key block needs a passphrase to use: PKCS#8 `ENCRYPTED PRIVATE KEY`, a legacy PEM
+ * with `Proc-Type: 4,ENCRYPTED`, or an OpenSSH key whose cipher (the field after the magic) is not
+ * "none". The remote steps connect without a prompt, so such a key fails only once the VM exists.
+ */
+export function isPassphraseProtected(block: string): boolean {
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(block) || /Proc-Type:\s*4,ENCRYPTED/.test(block)) return true;
+    const openssh = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(block);
+    if (!openssh) return false;
+    const blob = Buffer.from(openssh[1].replace(/\s+/g, ""), "base64");
+    const magic = "openssh-key-v1\0";
+    if (blob.subarray(0, magic.length).toString("latin1") !== magic || blob.length < magic.length + 4) return false;
+    const length = blob.readUInt32BE(magic.length);
+    return blob.subarray(magic.length + 4, magic.length + 4 + length).toString("latin1") !== "none";
+}

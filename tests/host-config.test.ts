@@ -1,5 +1,10 @@
 // The host bootstrap's config keys: required ones named in the error, secrets never echoed.
+import { spawnSync } from "child_process";
 import { generateKeyPairSync } from "crypto";
+import { mkdtempSync, readFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { isPassphraseProtected } from "../lib/validate";
 import { ConfigError, HOST_DEFAULTS, RawConfig, SECRET_KEYS, clearSecretProblems, validateHostConfig } from "../config";
 import { OFFLINE_SECRET_PLACEHOLDER, offlineSecret } from "../lib/plan";
 import { GENERATED_SECRETS, OVERRIDE_CONFIG_KEYS } from "../lib/generated-secrets";
@@ -154,5 +159,26 @@ describe("coinpilot:timezone", () => {
         ["Asia/Seoul; rm -rf /", /is not an IANA Area\/Location time zone name/],
     ])("refuses %p", (zone, message) => {
         expect(problems({ ...GOOD, timezone: zone })).toEqual([expect.stringMatching(new RegExp(`^coinpilot:timezone: .*${message.source}`))]);
+    });
+});
+
+describe("a passphrase-protected SSH key", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sshkey-"));
+    /** A real key file from ssh-keygen: OpenSSH format, or PEM/PKCS#8 with -m. */
+    const keygen = (name: string, passphrase: string, format: string[] = []): string => {
+        const file = path.join(dir, name);
+        const run = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-f", file, "-C", "test", ...format], { encoding: "utf8" });
+        expect(run.status).toBe(0);
+        return readFileSync(file, "utf8");
+    };
+
+    it.each([
+        ["OpenSSH", [] as string[]],
+        ["PKCS#8", ["-m", "PKCS8"]],
+    ])("is refused in validation (%s), naming the fix, while the same key without a passphrase passes", (_format, args) => {
+        expect(isPassphraseProtected(keygen(`locked-${args.length}`, "correct horse", args))).toBe(true);
+        expect(isPassphraseProtected(keygen(`open-${args.length}`, "", args))).toBe(false);
+        const found = problems({ ...GOOD, sshPrivateKey: keygen(`locked2-${args.length}`, "correct horse", args) });
+        expect(found).toEqual([expect.stringMatching(/^coinpilot:sshPrivateKey: is protected by a passphrase, which the remote steps cannot type; use a deploy key without one/)]);
     });
 });
