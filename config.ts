@@ -260,9 +260,10 @@ export function launchRetrySettings(config: StackConfig): LaunchRetrySettings {
 // ---- Host bootstrap (components/host.ts) -------------------------------------------------------
 
 /** Keys of the host bootstrap; the secret ones are declared `secret: true` in Pulumi.yaml, so Pulumi refuses them in clear. */
-export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", "appEnv", "appSecretEnv", "timezone", ...OVERRIDE_CONFIG_KEYS] as const;
+export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", "appEnv", "appSecretEnv", "timezone", "swapSizeGb", ...OVERRIDE_CONFIG_KEYS] as const;
 /** timezone "": the image's zone stays (UTC on OCI's images), so cron times are UTC. */
-export const HOST_DEFAULTS = { appRef: "main", timezone: "" } as const;
+/** swapSizeGb 4: about the square root of an A1 host's 12 GB, room for a build's peak while 8 services run. */
+export const HOST_DEFAULTS = { appRef: "main", timezone: "", swapSizeGb: 4 } as const;
 
 export interface HostConfig {
     readonly appRepoUrl: string;
@@ -280,6 +281,8 @@ export interface HostConfig {
     readonly appSecretEnv: Readonly<Record<string, SecretText>>;
     /** The host's IANA time zone (coinpilot:timezone), which cron follows; "" leaves the image's (UTC). */
     readonly timezone: string;
+    /** Swap file size in GiB (coinpilot:swapSizeGb); 0: none. */
+    readonly swapSizeGb: number;
 }
 
 const PRIVATE_KEY_BLOCK = /^-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n[A-Za-z0-9+\/=\s:,-]+\r?\n-----END \1?PRIVATE KEY-----\s*$/;
@@ -346,6 +349,7 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
     for (const problem of appSecretEnv.problems) r.problem("appSecretEnv", problem);
     const timezone = r.string("timezone", HOST_DEFAULTS.timezone).trim();
     r.check("timezone", timezone, checkTimezone);
+    const swapSizeGb = r.number("swapSizeGb", HOST_DEFAULTS.swapSizeGb, { min: 0, max: 64, integer: true });
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return {
         appRepoUrl: appRepoUrl.trim(),
@@ -359,6 +363,7 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
         appEnv: appEnv.values,
         appSecretEnv: Object.fromEntries(Object.entries(appSecretEnv.values).map(([key, value]) => [key, new SecretText(value)])),
         timezone,
+        swapSizeGb,
     };
 }
 

@@ -77,6 +77,7 @@ const bootstrap = new Host("coinpilot-host", {
         openaiApiKey: hostConfig.openaiApiKey && pulumi.secret(hostConfig.openaiApiKey.reveal()),
     },
     timezone: hostConfig.timezone,
+    swapSizeGb: hostConfig.swapSizeGb,
     // The app's other .env variables (README "The app's .env").
     appEnv: hostConfig.appEnv,
     appSecretEnv: Object.fromEntries(Object.entries(hostConfig.appSecretEnv).map(([key, value]) => [key, pulumi.secret(value.reveal())])),

@@ -32,6 +32,7 @@ export const HOST_STEPS = [
     { role: "wait", script: "wait-for-cloud-init.sh", does: "wait for SSH and cloud-init (exit 0 or 2), create the staging directory" },
     { role: "data-volume", script: "mount-data-volume.sh", does: `format the data volume only if blank, mount it at ${DATA_MOUNT_POINT} by UUID, Docker's data-root ${DOCKER_DATA_ROOT} (optional)` },
     { role: "timezone", script: "set-timezone.sh", does: "timedatectl set-timezone to coinpilot:timezone, restart cron so the backup times follow it (optional)" },
+    { role: "memory-and-logs", script: "memory-and-logs.sh", does: "swap file of coinpilot:swapSizeGb GiB (0: none), vm.swappiness=10; container log limits (json-file max-size/max-file) in /etc/docker/daemon.json" },
     { role: "docker", script: "install-docker.sh", does: "Docker Engine + Compose plugin from Docker's apt repo, ubuntu in the docker group, compose >= 2.15.0" },
     { role: "firewall", script: "open-web-ports.sh", does: "ACCEPT 80/443 above OCI's INPUT REJECT, live and in /etc/iptables/rules.v4" },
     { role: "checkout", script: "checkout-app.sh", does: "git checkout of appRepoUrl at appRef into /opt/coin-pilot" },
@@ -84,6 +85,8 @@ export interface HostArgs {
     readonly appSecretEnv?: Readonly<Record<string, pulumi.Input<string>>>;
     /** IANA time zone the host is set to (the backups' cron times follow it). Defaults to none: the image's zone (UTC) stays. */
     readonly timezone?: string;
+    /** Swap file size in GiB, 0 for none. Defaults to 4 (HOST_DEFAULTS.swapSizeGb). */
+    readonly swapSizeGb?: number;
     /**
      * Values to use instead of generating a secret, by .env key (from coinpilot:postgresPassword,
      * redisPassword, ...): how a recreate into an empty stack reuses the passwords the retained data
@@ -124,6 +127,9 @@ function checkArgs(args: HostArgs): string[] {
     const checks: [string, string, (text: string) => string | undefined][] = [
         ["appRepoUrl", args.appRepoUrl, checkAppRepoUrl],
         ["appRef", args.appRef ?? HOST_DEFAULTS.appRef, checkAppRef],
+        ...(args.swapSizeGb === undefined || (Number.isInteger(args.swapSizeGb) && args.swapSizeGb >= 0 && args.swapSizeGb <= 64)
+            ? []
+            : [["swapSizeGb", String(args.swapSizeGb), () => "must be a whole number of GiB in 0–64"] as [string, string, (text: string) => string | undefined]]),
         ...(args.timezone ? [["timezone", args.timezone, checkTimezone] as [string, string, (text: string) => string | undefined]] : []),
     ];
     const problems = checks.flatMap(([key, value, check]) => {
@@ -233,6 +239,8 @@ export class Host extends pulumi.ComponentResource {
         if (args.timezone) {
             step("timezone", [args.timezone]);
         }
+        // Before Docker first starts: its log limits then apply to every container.
+        step("memory-and-logs", [String(args.swapSizeGb ?? HOST_DEFAULTS.swapSizeGb)]);
         const docker = step("docker", [DEPLOY_USER]);
         // The backups call `docker exec` into the stack's containers: install them once Docker exists.
         new Backups(

@@ -162,6 +162,18 @@ describe("coinpilot:timezone", () => {
     });
 });
 
+describe("coinpilot:swapSizeGb", () => {
+    it("defaults to 4 GiB and takes 0 (no swap) to 64", () => {
+        expect(validateHostConfig(GOOD).swapSizeGb).toBe(4);
+        expect(validateHostConfig({ ...GOOD, swapSizeGb: "0" }).swapSizeGb).toBe(0);
+        expect(validateHostConfig({ ...GOOD, swapSizeGb: "64" }).swapSizeGb).toBe(64);
+    });
+
+    it.each(["-1", "65", "2.5", "4G"])("refuses %p", (size) => {
+        expect(problems({ ...GOOD, swapSizeGb: size })).toEqual([expect.stringMatching(/^coinpilot:swapSizeGb: /)]);
+    });
+});
+
 describe("a passphrase-protected SSH key", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "sshkey-"));
     /** A real key file from ssh-keygen: OpenSSH format, or PEM/PKCS#8 with -m. */

@@ -314,7 +314,7 @@ describe("health-check.sh (recorded compose output)", () => {
         return SERVICES.map((name) => ({ Name: `coinpilot-${name}`, Service: name, Health: "", ...state(name) }));
     }
 
-    function check(opts: { config?: string; ps?: string; unit?: string; attempts?: number; appFiles?: Record<string, string> }) {
+    function check(opts: { config?: string; ps?: string; unit?: string; attempts?: number; appFiles?: Record<string, string>; env?: Record<string, string> }) {
         const dir = scratch("health");
         writeFileSync(path.join(dir, "config.json"), opts.config ?? composeConfig());
         writeFileSync(path.join(dir, "ps.json"), opts.ps ?? psRows().map((r) => JSON.stringify(r)).join("\n"));
@@ -332,7 +332,7 @@ describe("health-check.sh (recorded compose output)", () => {
             writeFileSync(path.join(app, file), text);
         }
         return run("health-check.sh", ["coinpilot-compose.service", app, "deploy/cloud/oci/docker-compose.prod.yml", "deploy/cloud/oci/.env"], {
-            env: { DOCKER: docker, SYSTEMCTL: systemctl, JOURNALCTL: journalctl, HEALTH_ATTEMPTS: String(opts.attempts ?? 2), HEALTH_INTERVAL: "0" },
+            env: { DOCKER: docker, SYSTEMCTL: systemctl, JOURNALCTL: journalctl, HEALTH_ATTEMPTS: String(opts.attempts ?? 2), HEALTH_INTERVAL: "0", ...opts.env },
         });
     }
 
@@ -341,7 +341,16 @@ describe("health-check.sh (recorded compose output)", () => {
     it("passes when the unit is active (exited) and every service runs (Compose >= 2.21 line format)", () => {
         const result = check({});
         expect(result.stderr).toBe("");
-        expect(result.stdout).toBe("coinpilot-compose.service active (exited); all services running\n");
+        expect(result.stdout).toMatch(/^headroom: .*\ncoinpilot-compose.service active \(exited\); all services running\n$/);
+    });
+
+    it("reports memory, swap and disk headroom (the OOM and full disk of seed 003)", () => {
+        const dir = scratch("meminfo");
+        writeFileSync(path.join(dir, "meminfo"), "MemTotal:       12175360 kB\nMemFree:          512000 kB\nMemAvailable:    9437184 kB\nSwapTotal:       4194300 kB\nSwapFree:        4096000 kB\n");
+        const result = check({ env: { MEMINFO: path.join(dir, "meminfo"), DISK_PATHS: `${dir} /nonexistent-data-volume` } });
+        expect(result.status).toBe(0);
+        const line = result.stdout.split("\n")[0];
+        expect(line).toMatch(new RegExp(`^headroom: memory 9216 MiB available of 11890 MiB, swap 4000 MiB free of 4095 MiB; disk ${dir} \\S+ free of \\S+ \\(\\d+% used\\)$`));
     });
 
     it("names the keys the app's .env.example lists that the .env lacks (a warning, not a failure)", () => {
@@ -488,5 +497,80 @@ describe("set-timezone.sh (stand-in timedatectl and systemctl)", () => {
         expect(result.status).toBe(1);
         expect(result.stderr).toContain(`unknown time zone '${zone}'`);
         expect(calls).toEqual([]);
+    });
+});
+
+describe("memory-and-logs.sh (temp root, stand-in swap commands)", () => {
+    function guard(gb: string, setup: (dir: string) => void = () => {}) {
+        const dir = scratch("guards");
+        const calls = path.join(dir, "calls");
+        const active = path.join(dir, "active");
+        setup(dir);
+        const cmd = (name: string, body = "") => fakeCommand(dir, name, `echo "${name} $*" >>"${calls}"\n${body}`);
+        const env = {
+            SWAP_FILE: path.join(dir, "coinpilot.swap"),
+            FSTAB: path.join(dir, "fstab"),
+            SYSCTL_CONF: path.join(dir, "60-coinpilot-swap.conf"),
+            DOCKER_DAEMON_JSON: path.join(dir, "docker", "daemon.json"),
+            MKSWAP: cmd("mkswap"),
+            // swapon with a file: active from then on; --show: lists what is active.
+            SWAPON: cmd("swapon", `if [ "$1" = --show=NAME ]; then cat "${active}" 2>/dev/null; else echo "$1" >>"${active}"; fi`),
+            SWAPOFF: cmd("swapoff", `rm -f "${active}"`),
+            SYSCTL: cmd("sysctl"),
+            SYSTEMCTL: cmd("systemctl", "exit 3"),
+        };
+        const result = run("memory-and-logs.sh", [gb], { env });
+        const read = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : "");
+        return { dir, env, result, calls: read(calls).trim().split("\n").filter(Boolean), again: () => run("memory-and-logs.sh", [gb], { env }), read };
+    }
+
+    beforeAll(() => requireBinary("python3", "python3"));
+
+    it("creates, enables and persists a swap file of the given size, and limits container logs while keeping daemon.json's other keys", () => {
+        const { env, result, calls, read } = guard("1", (dir) => {
+            mkdirSync(path.join(dir, "docker"));
+            writeFileSync(path.join(dir, "docker", "daemon.json"), JSON.stringify({ "data-root": "/srv/coinpilot-data/docker" }));
+            writeFileSync(path.join(dir, "fstab"), "LABEL=cloudimg-rootfs / ext4 defaults 0 1\n");
+        });
+        expect(result.stderr).toBe("");
+        expect(result.status).toBe(0);
+        expect(statSync(env.SWAP_FILE).size).toBe(1024 ** 3);
+        expect((statSync(env.SWAP_FILE).mode & 0o777).toString(8)).toBe("600");
+        expect(calls.filter((c) => !c.startsWith("swapon --show"))).toEqual([`mkswap ${env.SWAP_FILE}`, `swapon ${env.SWAP_FILE}`, `sysctl -q -p ${env.SYSCTL_CONF}`, "systemctl is-active --quiet docker.service"]);
+        expect(read(env.FSTAB)).toBe(`LABEL=cloudimg-rootfs / ext4 defaults 0 1\n${env.SWAP_FILE} none swap sw 0 0\n`);
+        expect(read(env.SYSCTL_CONF)).toBe("vm.swappiness=10\n");
+        expect(JSON.parse(read(env.DOCKER_DAEMON_JSON))).toEqual({ "data-root": "/srv/coinpilot-data/docker", "log-driver": "json-file", "log-opts": { "max-size": "20m", "max-file": "5" } });
+        expect(result.stdout).toContain("limits container logs (json-file, max-size 20m, max-file 5)");
+    });
+
+    it("changes nothing on a second run", () => {
+        const first = guard("1");
+        const fstab = first.read(first.env.FSTAB);
+        const second = first.again();
+        expect(second.status).toBe(0);
+        expect(second.stdout).toContain("already limits container logs");
+        expect(second.stdout).not.toContain("created");
+        expect(first.read(first.env.FSTAB)).toBe(fstab);
+    });
+
+    it("with 0, removes a swap file of ours (off, out of fstab) and still limits the logs", () => {
+        const first = guard("1");
+        const off = run("memory-and-logs.sh", ["0"], { env: first.env });
+        expect(off.status).toBe(0);
+        expect(existsSync(first.env.SWAP_FILE)).toBe(false);
+        expect(first.read(first.env.FSTAB)).toBe("");
+        expect(existsSync(first.env.SYSCTL_CONF)).toBe(false);
+        expect(first.read(path.join(first.dir, "calls"))).toContain(`swapoff ${first.env.SWAP_FILE}`);
+        expect(JSON.parse(first.read(first.env.DOCKER_DAEMON_JSON))["log-opts"]).toEqual({ "max-size": "20m", "max-file": "5" });
+    });
+
+    it("refuses a daemon.json that is not JSON, and a size that is not a number", () => {
+        const bad = guard("0", (dir) => {
+            mkdirSync(path.join(dir, "docker"));
+            writeFileSync(path.join(dir, "docker", "daemon.json"), "{not json");
+        });
+        expect(bad.result.status).toBe(1);
+        expect(bad.result.stderr).toContain("is not valid JSON; fix it by hand");
+        expect(guard("4G").result.status).toBe(2);
     });
 });

@@ -89,7 +89,7 @@ describe("Host under mocks", () => {
         expect(host.type).toBe("coinpilot:host:Host");
         const vm = byName("h1-a1-vm");
         const own = created.filter((r) => r.parent === host.urn && r.type.startsWith("command:remote:"));
-        expect(own).toHaveLength(1 + 2 * (ROLES.length - 1) + 1); // wait, six steps with their scripts, the unit file
+        expect(own).toHaveLength(1 + 2 * (ROLES.length - 1) + 1); // wait, the other steps with their scripts, the unit file
         for (const r of own) expect(r.options.deletedWith).toBe(vm.urn);
     });
 
@@ -215,6 +215,7 @@ describe("Host triggers follow asset content", () => {
     it.each([
         ["open-web-ports.sh", ["firewall", "firewall-script"]],
         ["install-docker.sh", ["docker", "docker-script"]],
+        ["memory-and-logs.sh", ["memory-and-logs", "memory-and-logs-script"]],
         ["write-env.sh", ["env", "env-script"]],
         ["wait-for-cloud-init.sh", ["wait"]],
         // The health check re-runs after every re-apply of the unit, so it follows the unit's triggers.
@@ -246,13 +247,13 @@ describe("Host options and validation", () => {
         const attachment = new random.RandomId("dv-attach", { byteLength: 4 });
         makeHost("dv", { dataVolumeAttachment: attachment });
         await settle();
-        expect(stepsOf("dv").map((r) => r.name).slice(0, 3)).toEqual(["dv-wait", "dv-data-volume", "dv-docker"]);
+        expect(stepsOf("dv").map((r) => r.name).slice(0, 4)).toEqual(["dv-wait", "dv-data-volume", "dv-memory-and-logs", "dv-docker"]);
         expect(byName("dv-data-volume").options.dependsOn).toContain(byName("dv-wait").urn);
         // The attachment's id is an input, which also makes the step wait for the attachment.
         const attachmentId = await new Promise((resolve) => attachment.id.apply(resolve));
         expect(attachmentId).toMatch(/^ocid1\.randomid\./);
         expect(byName("dv-data-volume").inputs.triggers).toContain(attachmentId);
-        expect(byName("dv-docker").options.dependsOn).toContain(byName("dv-data-volume").urn);
+        expect(byName("dv-memory-and-logs").options.dependsOn).toContain(byName("dv-data-volume").urn);
     });
 
     it("mounts again when the volume under the same VM is swapped (a new attachment), and re-runs nothing else", async () => {
@@ -388,9 +389,9 @@ describe("the host's time zone (coinpilot:timezone)", () => {
         resetCreated();
         makeHost("tz", { timezone: "Asia/Seoul" });
         await settle();
-        expect(stepsOf("tz").map((r) => r.name).slice(0, 3)).toEqual(["tz-wait", "tz-timezone", "tz-docker"]);
+        expect(stepsOf("tz").map((r) => r.name).slice(0, 3)).toEqual(["tz-wait", "tz-timezone", "tz-memory-and-logs"]);
         expect(byName("tz-timezone").inputs.create).toBe("sudo bash /home/ubuntu/.coinpilot-bootstrap/set-timezone.sh Asia/Seoul");
-        expect(byName("tz-docker").options.dependsOn).toContain(byName("tz-timezone").urn);
+        expect(byName("tz-memory-and-logs").options.dependsOn).toContain(byName("tz-timezone").urn);
     });
 
     it("leaves the image's zone alone when unset (no step)", async () => {
@@ -402,5 +403,21 @@ describe("the host's time zone (coinpilot:timezone)", () => {
 
     it("refuses a zone that is not an IANA name before creating anything", () => {
         expect(() => makeHost("badtz", { timezone: "KST" })).toThrow(/coinpilot:timezone: "KST" is not an IANA Area\/Location time zone name/);
+    });
+});
+
+describe("swap and container log limits (coinpilot:swapSizeGb)", () => {
+    it("runs before Docker with the default 4 GiB, or the size given (0: none)", async () => {
+        resetCreated();
+        makeHost("sw");
+        makeHost("sw0", { swapSizeGb: 0 });
+        await settle();
+        expect(byName("sw-memory-and-logs").inputs.create).toBe("sudo bash /home/ubuntu/.coinpilot-bootstrap/memory-and-logs.sh 4");
+        expect(byName("sw0-memory-and-logs").inputs.create).toBe("sudo bash /home/ubuntu/.coinpilot-bootstrap/memory-and-logs.sh 0");
+        expect(byName("sw-docker").options.dependsOn).toContain(byName("sw-memory-and-logs").urn);
+    });
+
+    it.each([-1, 2.5, 65])("refuses %p before creating anything", (size) => {
+        expect(() => makeHost("badswap", { swapSizeGb: size })).toThrow(/coinpilot:swapSizeGb: must be a whole number of GiB in 0–64/);
     });
 });

@@ -5,7 +5,8 @@
 # loudly, if a port other than the public ones is published on all interfaces: the internal
 # services (db, redis, n8n, dashboard, grafana, prometheus) must stay on 127.0.0.1.
 # On failure prints the unit's journal tail and `compose ps`. Also reports (a WARN line, not a
-# failure) the keys the app's .env.example lists that the .env lacks.
+# failure) the keys the app's .env.example lists that the .env lacks, and the memory, swap and disk
+# headroom (the OOM and full disk the seeds warn about).
 #
 # Runs as root. DOCKER, SYSTEMCTL, JOURNALCTL and the polling budget are variables so tests can run
 # it against recorded Compose output.
@@ -17,6 +18,8 @@ JOURNALCTL="${JOURNALCTL:-journalctl}"
 HEALTH_ATTEMPTS="${HEALTH_ATTEMPTS:-90}"
 HEALTH_INTERVAL="${HEALTH_INTERVAL:-10}"
 PUBLIC_PORTS="${PUBLIC_PORTS:-80 443}"
+MEMINFO="${MEMINFO:-/proc/meminfo}"
+DISK_PATHS="${DISK_PATHS:-/ /srv/coinpilot-data}"
 
 usage="usage: health-check.sh UNIT_NAME APP_DIR COMPOSE_FILE ENV_FILE"
 
@@ -106,12 +109,26 @@ report_missing_env_keys() {
     done
 }
 
+# One line: available memory and free swap (MemAvailable counts reclaimable caches), and the free
+# space of each filesystem in DISK_PATHS that exists (the boot volume, the data volume).
+report_headroom() {
+    local memory path disks=""
+    memory="$(awk '/^(MemTotal|MemAvailable|SwapTotal|SwapFree):/ { v[$1] = int($2 / 1024) }
+        END { printf "memory %d MiB available of %d MiB, swap %d MiB free of %d MiB", v["MemAvailable:"], v["MemTotal:"], v["SwapFree:"], v["SwapTotal:"] }' "$MEMINFO")"
+    for path in $DISK_PATHS; do
+        [ -d "$path" ] || continue
+        disks="$disks, $(df -P -h "$path" | awk -v p="$path" 'NR == 2 { printf "%s %s free of %s (%s used)", p, $4, $2, $5 }')"
+    done
+    echo "headroom: $memory; disk${disks#,}"
+}
+
 main() {
     UNIT="${1:?$usage}" APP_DIR="${2:?$usage}" COMPOSE_FILE="${3:?$usage}" ENV_FILE="${4:?$usage}"
     WORK="$(mktemp -d)"
     trap 'rm -rf "$WORK"' EXIT
 
     report_missing_env_keys
+    report_headroom
     compose config --format json >"$WORK/config.json"
     local exposed
     exposed="$(PUBLIC_PORTS="$PUBLIC_PORTS" inspect exposed "$WORK/config.json")"
