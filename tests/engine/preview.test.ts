@@ -2,7 +2,7 @@
 // index.ts, resource registration with the error hook, and agreement with the offline plan.
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { loadStackConfig } from "../../lib/plan";
+import { SECRET_MARK, loadStackConfig, redact } from "../../lib/plan";
 import { EXAMPLE_AD, PINNED_CLI, Project, ROOT, expectOk, initExampleStack, newProject, previewJson, typeAndName } from "./harness";
 
 let project: Project;
@@ -12,6 +12,19 @@ beforeAll(() => {
     initExampleStack(project, { "coinpilot:availabilityDomain": EXAMPLE_AD });
 });
 afterAll(() => project?.remove());
+
+/** Pulumi's wire value for an output not known before the resource exists. */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** `.a.b.0 -> value` for every leaf of an input tree. */
+function leaves(value: unknown, prefix = "", out = new Map<string, unknown>()): Map<string, unknown> {
+    if (value !== null && typeof value === "object") {
+        for (const [key, child] of Object.entries(value as Record<string, unknown>)) leaves(child, `${prefix}.${key}`, out);
+    } else {
+        out.set(prefix, value);
+    }
+    return out;
+}
 
 /** type, name, parent and the lifecycle options both sides can see, one line per resource. */
 function describeResource(r: { type: string; name: string; parent: string | null; protect?: boolean; retainOnDelete?: boolean; errorHooks?: readonly string[] }): string {
@@ -36,7 +49,7 @@ describe("the real engine", () => {
         expect(text).toMatch(/upbitSecretKey\s+\[secret\]/);
     });
 
-    it("previews every resource of the offline plan, with the same parents, protection and error hook", () => {
+    it("previews every resource of the offline plan, with the same parents, protection, error hook and inputs", () => {
         const preview = previewJson(project);
         const engine = preview.steps
             .filter((s) => s.newState && !s.newState.type.startsWith("pulumi:"))
@@ -55,6 +68,23 @@ describe("the real engine", () => {
             .sort();
         expect(engine).toEqual(planned);
         expect(engine.filter((line) => line.includes("onError=coinpilot-a1-capacity-hunt"))).toHaveLength(1);
+
+        // And every input both sides know (not unknown until the cloud answers, not secret) is equal.
+        const planInputs = new Map((JSON.parse(plan.stdout) as { resources: { name: string; inputs: Record<string, unknown> }[] }).resources.map((r) => [r.name, leaves(r.inputs)]));
+        let compared = 0;
+        const differences: string[] = [];
+        for (const step of preview.steps) {
+            if (!step.newState || step.newState.type.startsWith("pulumi:")) continue;
+            const name = typeAndName(step.urn).split("::")[1];
+            const offline = planInputs.get(name) ?? new Map<string, unknown>();
+            for (const [leaf, value] of leaves(redact(step.newState.inputs ?? {}) as Record<string, unknown>)) {
+                if (value === UNKNOWN || value === SECRET_MARK || leaf.includes(".__")) continue;
+                compared += 1;
+                if (JSON.stringify(value) !== JSON.stringify(offline.get(leaf))) differences.push(`${name}${leaf}: engine ${JSON.stringify(value)}, plan ${JSON.stringify(offline.get(leaf))}`);
+            }
+        }
+        expect(differences).toEqual([]);
+        expect(compared).toBeGreaterThan(250);
     });
 });
 
