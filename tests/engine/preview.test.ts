@@ -1,6 +1,7 @@
 // The real engine previews the program: the pinned CLI's config loader, the language host running
 // index.ts, resource registration with the error hook, and agreement with the offline plan.
 import { spawnSync } from "child_process";
+import { readFileSync } from "fs";
 import * as path from "path";
 import { SECRET_MARK, loadStackConfig, redact } from "../../lib/plan";
 import { EXAMPLE_AD, PINNED_CLI, Project, ROOT, expectOk, initExampleStack, newProject, previewJson, typeAndName } from "./harness";
@@ -60,6 +61,9 @@ describe("the real engine", () => {
             })
             .sort();
         expect(preview.steps.every((s) => s.op === "create")).toBe(true);
+        // The README shows this preview; its count is the engine's.
+        const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+        expect(readme).toContain(`    + ${preview.steps.length} to create\n`);
 
         const plan = spawnSync("npm", ["run", "-s", "plan", "--", "--json", "--config-file", path.join(project.dir, "Pulumi.prod.yaml")], { cwd: ROOT, encoding: "utf8" });
         expect(plan.status).toBe(0);
