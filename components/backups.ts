@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { BACKUP_INSTALL_DIR, BACKUP_ROOT, CRON_FILE_PATH, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
+import { BACKUP_INSTALL_DIR, BACKUP_ROOT, CRON_FILE_PATH, directoriesCommand, installCommand, planBackupCopies, runbookPathsCommand } from "../lib/backup-files";
 import { ALERT_WEBHOOK_FILE, alertWebhookCommand, alertWebhookDeleteCommand } from "../lib/alerts";
 import { hmacSha256, sha256 } from "../lib/hash";
 import { OFFSITE_URL_FILE, offsiteUrlCommand, offsiteUrlDeleteCommand, offsiteUrlFileText } from "../lib/offsite";
@@ -76,6 +76,10 @@ export class Backups extends pulumi.ComponentResource {
 
         const createDirs = directoriesCommand();
         const dirs = new command.remote.Command(`${name}-dirs`, { connection, create: createDirs, triggers: [instanceId, sha256(createDirs)] }, childOpts([]));
+
+        // The runbook's paths on our layout: /var/backups/coinpilot and its log names.
+        const runbookPaths = runbookPathsCommand();
+        new command.remote.Command(`${name}-runbook-paths`, { connection, create: runbookPaths, triggers: [instanceId, sha256(runbookPaths)] }, childOpts([dirs]));
 
         // Each file: copied to staging as the SSH user, then installed as root. A changed file re-runs
         // only its own pair, and an install reads only its own staged copy.

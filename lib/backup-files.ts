@@ -107,6 +107,35 @@ export function directoriesCommand(): string {
     ].join("\n");
 }
 
+/** The runbook's backup directory (seed 001: `sudo find /var/backups/coinpilot -type f`): BACKUP_ROOT bind-mounted there. */
+export const RUNBOOK_BACKUP_DIR = "/var/backups/coinpilot";
+/** The runbook's log names (seed 001's cron lines) for ours: `postgres-backup.log` -> `postgres_backup.log`. */
+export const RUNBOOK_LOG_NAMES = BACKUP_KINDS.map((kind) => ({ runbook: `${kind}-backup.log`, ours: `${kind}_backup.log` }));
+
+/**
+ * Makes the runbook's paths work on our layout: BACKUP_ROOT bind-mounted at RUNBOOK_BACKUP_DIR (a
+ * bind mount, not a symlink: `find DIR -type f` does not enter a symlink), in fstab after the data
+ * volume for the next boot; and the runbook's log names as symlinks to ours (the logrotate glob
+ * `*_*.log` leaves them out: logrotate refuses symlinks). A real directory already at
+ * RUNBOOK_BACKUP_DIR (the app's own backups) is left alone, with a warning.
+ */
+export function runbookPathsCommand(): string {
+    const fstabLine = `${BACKUP_ROOT} ${RUNBOOK_BACKUP_DIR} none bind,nofail,x-systemd.requires-mounts-for=${DATA_MOUNT_POINT} 0 0`;
+    const dir = shellQuote(RUNBOOK_BACKUP_DIR);
+    return [
+        "set -eu",
+        `if [ -d ${dir} ] && [ -n "$(sudo ls -A ${dir})" ] && ! mountpoint -q ${dir}; then`,
+        `    echo "WARN: ${RUNBOOK_BACKUP_DIR} holds files of its own (the app's backups?): left alone; ours are in ${BACKUP_ROOT}" >&2`,
+        "else",
+        `    sudo install -d -o root -g root -m 0700 ${dir}`,
+        // The line goes through stdin both times: only paths are arguments of sudo.
+        `    printf '%s\\n' ${shellQuote(fstabLine)} | sudo grep -qxF -f - /etc/fstab || printf '%s\\n' ${shellQuote(fstabLine)} | sudo tee -a /etc/fstab >/dev/null`,
+        `    mountpoint -q ${dir} || sudo mount --bind ${shellQuote(BACKUP_ROOT)} ${dir}`,
+        "fi",
+        ...RUNBOOK_LOG_NAMES.map(({ runbook, ours }) => `sudo ln -sfn ${shellQuote(ours)} ${shellQuote(`${LOG_DIR}/${runbook}`)}`),
+    ].join("\n");
+}
+
 /**
  * Installs one staged file as root with its mode. One command per file: a changed asset re-runs
  * only its own install, which reads only its own staged copy.

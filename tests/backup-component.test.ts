@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Backups } from "../components/backups";
-import { ALERT_UNIT_PATH, BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOGROTATE_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
+import { ALERT_UNIT_PATH, RUNBOOK_BACKUP_DIR, runbookPathsCommand, BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOGROTATE_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
 import { sha256 } from "../lib/hash";
 import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
 
@@ -40,6 +40,7 @@ describe("Backups under mocks", () => {
         expect(children.sort()).toEqual(
             [
                 "command:remote:Command bk-dirs",
+                "command:remote:Command bk-runbook-paths",
                 ...roles.flatMap((role) => [`command:remote:CopyToRemote bk-copy-${role}`, `command:remote:Command bk-install-${role}`]),
             ].sort(),
         );
@@ -219,5 +220,26 @@ describeWithBinaries(["shellcheck"], "generated remote commands", () => {
         const result = spawnSync("shellcheck", ["--shell=bash", "-"], { input: text, encoding: "utf8" });
         expect(result.stdout).toBe("");
         expect(result.status).toBe(0);
+    });
+});
+
+describe("the runbook's paths on our layout, run for real in a temp root and a private mount namespace", () => {
+    it("bind-mounts the backups at /var/backups/coinpilot (find sees the files), adds the fstab line once, and links the runbook's log names", () => {
+        const root = makeTempDir("runbook-paths");
+        try {
+            for (const dir of [BACKUP_ROOT + "/postgres", "/etc", LOG_DIR]) fs.mkdirSync(path.join(root, dir), { recursive: true });
+            fs.writeFileSync(path.join(root, BACKUP_ROOT, "postgres", "postgres_20260301T030500Z.dump"), "x");
+            fs.writeFileSync(path.join(root, "etc/fstab"), "LABEL=cloudimg-rootfs / ext4 defaults 0 1\n");
+            const script = `${FAKE_SUDO}\n${runbookPathsCommand()}\n${runbookPathsCommand()}\nfind "$ROOT${RUNBOOK_BACKUP_DIR}" -type f`;
+            const run = spawnSync("unshare", ["-m", "--propagation", "private", "bash", "-c", script], { env: { ...process.env, ROOT: root }, encoding: "utf8" });
+            expect(run.stderr).toBe("");
+            expect(run.status).toBe(0);
+            expect(run.stdout.trim()).toBe(path.join(root, RUNBOOK_BACKUP_DIR, "postgres", "postgres_20260301T030500Z.dump"));
+            const fstab = fs.readFileSync(path.join(root, "etc/fstab"), "utf8").split("\n");
+            expect(fstab.filter((l) => l.includes(RUNBOOK_BACKUP_DIR))).toEqual([`${BACKUP_ROOT} ${RUNBOOK_BACKUP_DIR} none bind,nofail,x-systemd.requires-mounts-for=/srv/coinpilot-data 0 0`]);
+            for (const kind of BACKUP_KINDS) expect(fs.readlinkSync(path.join(root, LOG_DIR, `${kind}-backup.log`))).toBe(`${kind}_backup.log`);
+        } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+        }
     });
 });

@@ -332,7 +332,17 @@ describe("health-check.sh (recorded compose output)", () => {
             writeFileSync(path.join(app, file), text);
         }
         return run("health-check.sh", ["coinpilot-compose.service", app, "deploy/cloud/oci/docker-compose.prod.yml", "deploy/cloud/oci/.env"], {
-            env: { DOCKER: docker, SYSTEMCTL: systemctl, JOURNALCTL: journalctl, HEALTH_ATTEMPTS: String(opts.attempts ?? 2), HEALTH_INTERVAL: "0", ...opts.env },
+            env: {
+                DOCKER: docker,
+                SYSTEMCTL: systemctl,
+                JOURNALCTL: journalctl,
+                HEALTH_ATTEMPTS: String(opts.attempts ?? 2),
+                HEALTH_INTERVAL: "0",
+                // The cron tables of this test, not the machine's.
+                CRON_PATHS: path.join(dir, "cron.d"),
+                OUR_CRON: path.join(dir, "cron.d", "coinpilot-backup"),
+                ...opts.env,
+            },
         });
     }
 
@@ -361,6 +371,24 @@ describe("health-check.sh (recorded compose output)", () => {
         expect(beside.stdout).toContain("WARN: deploy/cloud/oci/.env.example lists keys the .env lacks (add them to coinpilot:appEnv or coinpilot:appSecretEnv): N8N_URL UPBIT_ACCESS_KEY\n");
         const top = check({ appFiles: { "deploy/cloud/oci/.env": `${env}N8N_URL=x\nUPBIT_ACCESS_KEY=y\n`, ".env.example": example } });
         expect(top.stdout).toContain("the .env has every key .env.example lists\n");
+    });
+
+    it("names a backup cron besides ours, installed or shipped by the app (a second, parallel system)", () => {
+        const dir = scratch("crons");
+        mkdirSync(path.join(dir, "cron.d"));
+        writeFileSync(path.join(dir, "cron.d", "coinpilot-backup"), "5 3 * * * root /opt/coinpilot-ops/backup/postgres_backup.sh\n");
+        writeFileSync(path.join(dir, "cron.d", "app-backup"), "# 1 1 * * * root /opt/coin-pilot/scripts/backup/old.sh\n5 3 * * * root /opt/coin-pilot/scripts/backup/postgres_backup.sh >> /var/log/coinpilot/postgres-backup.log 2>&1\n");
+        writeFileSync(path.join(dir, "cron.d", "other"), "0 * * * * root /usr/bin/true\n");
+        const env = { CRON_PATHS: path.join(dir, "cron.d"), OUR_CRON: path.join(dir, "cron.d", "coinpilot-backup") };
+        const result = check({ env, appFiles: { "deploy/cloud/oci/cron/coinpilot-backup.cron": "5 3 * * * root /opt/coin-pilot/scripts/backup/postgres_backup.sh\n" } });
+        expect(result.status).toBe(0);
+        const warnings = result.stdout.split("\n").filter((l) => l.startsWith("WARN:"));
+        expect(warnings).toEqual([
+            `WARN: ${path.join(dir, "cron.d", "app-backup")} schedules backups besides ours (${env.OUR_CRON}): a second, parallel backup system; remove it (README, 'The runbook on this layout')`,
+            `WARN: the app ships a backup cron (deploy/cloud/oci/cron/coinpilot-backup.cron); do not install it: ${env.OUR_CRON} runs the backups`,
+        ]);
+        // Ours alone: no warning.
+        expect(check({ env: { ...env, CRON_PATHS: path.join(dir, "cron.d", "coinpilot-backup") } }).stdout).not.toContain("WARN");
     });
 
     it("reads the JSON array format of older Compose too, and allows 80/443 on all interfaces", () => {

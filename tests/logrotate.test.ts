@@ -24,10 +24,10 @@ describeWithBinaries(["logrotate"], "logrotate config /etc/logrotate.d/coinpilot
     };
 
     it("covers every log the backup jobs write, and is installed root 0644", () => {
-        expect(text.match(/^(\S+) \{$/m)?.[1]).toBe(`${LOG_DIR}/*.log`);
+        expect(text.match(/^(\S+) \{$/m)?.[1]).toBe(`${LOG_DIR}/*_*.log`);
         const logs = [...cronText.matchAll(/>> (\S+) 2>&1$/gm)].map((m) => m[1]);
         expect(logs.length).toBe(7);
-        for (const log of logs) expect(log).toMatch(new RegExp(`^${LOG_DIR}/[^/]+\\.log$`));
+        for (const log of logs) expect(log).toMatch(new RegExp(`^${LOG_DIR}/[^/]+_[^/]+\\.log$`));
         expect(asset.mode).toBe("0644");
     });
 
@@ -35,7 +35,7 @@ describeWithBinaries(["logrotate"], "logrotate config /etc/logrotate.d/coinpilot
         const good = logrotate(text, "-d");
         expect(good.status).toBe(0);
         expect(good.stderr).not.toMatch(/error/i);
-        expect(good.stdout + good.stderr).toMatch(/rotating pattern: \/var\/log\/coinpilot\/\*\.log\s+weekly \(8 rotations\)/);
+        expect(good.stdout + good.stderr).toMatch(/rotating pattern: \/var\/log\/coinpilot\/\*_\*\.log\s+weekly \(8 rotations\)/);
         const broken = logrotate(text.replace("rotate 8", "rotate eight"), "-d");
         expect(broken.status).not.toBe(0);
         expect(broken.stderr).toMatch(/bad rotation count/);
@@ -45,7 +45,9 @@ describeWithBinaries(["logrotate"], "logrotate config /etc/logrotate.d/coinpilot
         const logs = path.join(dir, "logs");
         fs.mkdirSync(logs, { mode: 0o755 });
         fs.writeFileSync(path.join(logs, "postgres_backup.log"), "2026-03-01T03:05:00Z [postgres_backup] INFO wrote\n");
-        const config = text.replace(`${LOG_DIR}/*.log`, `${logs}/*.log`);
+        // The runbook's name for the same log (a symlink the host has) must not break the rotation.
+        fs.symlinkSync("postgres_backup.log", path.join(logs, "postgres-backup.log"));
+        const config = text.replace(`${LOG_DIR}/*_*.log`, `${logs}/*_*.log`);
         const first = logrotate(config, "--force");
         expect(first.stderr).toBe("");
         expect(first.status).toBe(0);
@@ -55,6 +57,6 @@ describeWithBinaries(["logrotate"], "logrotate config /etc/logrotate.d/coinpilot
         expect(spawnSync("stat", ["-c", "%G", path.join(logs, "postgres_backup.log")], { encoding: "utf8" }).stdout.trim()).toBe("adm");
         // notifempty: the fresh, empty log is not rotated again.
         expect(logrotate(config, "--force").status).toBe(0);
-        expect(fs.readdirSync(logs).sort()).toEqual(["postgres_backup.log", "postgres_backup.log.1.gz"]);
+        expect(fs.readdirSync(logs).sort()).toEqual(["postgres-backup.log", "postgres_backup.log", "postgres_backup.log.1.gz"]);
     });
 });

@@ -6,7 +6,7 @@
 # services (db, redis, n8n, dashboard, grafana, prometheus) must stay on 127.0.0.1.
 # On failure prints the unit's journal tail and `compose ps`. Also reports (a WARN line, not a
 # failure) the keys the app's .env.example lists that the .env lacks, and the memory, swap and disk
-# headroom (the OOM and full disk the seeds warn about).
+# headroom (the OOM and full disk the seeds warn about), and any backup cron besides ours.
 #
 # Runs as root. DOCKER, SYSTEMCTL, JOURNALCTL and the polling budget are variables so tests can run
 # it against recorded Compose output.
@@ -20,6 +20,8 @@ HEALTH_INTERVAL="${HEALTH_INTERVAL:-10}"
 PUBLIC_PORTS="${PUBLIC_PORTS:-80 443}"
 MEMINFO="${MEMINFO:-/proc/meminfo}"
 DISK_PATHS="${DISK_PATHS:-/ /srv/coinpilot-data}"
+CRON_PATHS="${CRON_PATHS:-/etc/cron.d /etc/crontab /var/spool/cron/crontabs}"
+OUR_CRON="${OUR_CRON:-/etc/cron.d/coinpilot-backup}"
 
 usage="usage: health-check.sh UNIT_NAME APP_DIR COMPOSE_FILE ENV_FILE"
 
@@ -122,6 +124,23 @@ report_headroom() {
     echo "headroom: $memory; disk${disks#,}"
 }
 
+# Ours is the only backup system: a cron entry elsewhere that runs backup scripts (the runbook's
+# /opt/coin-pilot/scripts/backup/*, installed by hand or by the app), or a cron file the checkout
+# ships for them, would run a second, parallel one. Named, not removed: the operator decides.
+report_backup_crons() {
+    local found="" file
+    local -a cron_paths
+    read -r -a cron_paths <<<"$CRON_PATHS"
+    found="$(grep -rlE '^[^#]*(scripts/backup/|_backup\.sh)' "${cron_paths[@]}" 2>/dev/null | grep -vxF "$OUR_CRON" || true)"
+    for file in $found; do
+        echo "WARN: $file schedules backups besides ours ($OUR_CRON): a second, parallel backup system; remove it (README, 'The runbook on this layout')"
+    done
+    found="$(grep -rlE --exclude-dir=.git --include='*cron*' '^[^#]*_backup\.sh' "$APP_DIR" 2>/dev/null || true)"
+    for file in $found; do
+        echo "WARN: the app ships a backup cron (${file#"$APP_DIR"/}); do not install it: $OUR_CRON runs the backups"
+    done
+}
+
 main() {
     UNIT="${1:?$usage}" APP_DIR="${2:?$usage}" COMPOSE_FILE="${3:?$usage}" ENV_FILE="${4:?$usage}"
     WORK="$(mktemp -d)"
@@ -129,6 +148,7 @@ main() {
 
     report_missing_env_keys
     report_headroom
+    report_backup_crons
     compose config --format json >"$WORK/config.json"
     local exposed
     exposed="$(PUBLIC_PORTS="$PUBLIC_PORTS" inspect exposed "$WORK/config.json")"
