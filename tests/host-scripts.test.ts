@@ -391,6 +391,16 @@ describe("health-check.sh (recorded compose output)", () => {
         expect(check({ env: { ...env, CRON_PATHS: path.join(dir, "cron.d", "coinpilot-backup") } }).stdout).not.toContain("WARN");
     });
 
+    it.each([
+        ["passes", 'echo "[CHECK] env file $1"; echo "[RESULT] PASSED"', 0, /scripts\/security\/preflight_security_check\.sh: \[RESULT\] PASSED\n/],
+        ["fails", 'echo "[FAIL] GRAFANA_ADMIN_PASSWORD is weak"; echo "[RESULT] FAILED"; exit 1', 1, /failed \(exit 1, no "\[RESULT\] PASSED" line\); its last lines:\n\[FAIL\] GRAFANA_ADMIN_PASSWORD is weak\n\[RESULT\] FAILED/],
+        ["exits 0 without the PASSED line", 'echo "[RESULT] PASSED WITH WARNINGS"', 1, /failed \(exit 0, no "\[RESULT\] PASSED" line\)/],
+    ])("runs the app's security preflight against the .env (seed 001, 5.3): it %s", (_label, body, status, output) => {
+        const result = check({ appFiles: { "scripts/security/preflight_security_check.sh": `[ "$1" = "$PWD/deploy/cloud/oci/.env" ] || { echo "wrong argument $1"; exit 9; }\n${body}\n` } });
+        expect(result.status).toBe(status);
+        expect(status === 0 ? result.stdout : result.stderr).toMatch(output);
+    });
+
     it("reads the JSON array format of older Compose too, and allows 80/443 on all interfaces", () => {
         const config = composeConfig((s) => (s.proxy = { ports: [{ target: 80, published: "80", protocol: "tcp" }] }));
         const ps = JSON.stringify([...psRows(), { Service: "proxy", State: "running", Health: "" }]);

@@ -6,7 +6,9 @@
 # services (db, redis, n8n, dashboard, grafana, prometheus) must stay on 127.0.0.1.
 # On failure prints the unit's journal tail and `compose ps`. Also reports (a WARN line, not a
 # failure) the keys the app's .env.example lists that the .env lacks, and the memory, swap and disk
-# headroom (the OOM and full disk the seeds warn about), and any backup cron besides ours.
+# headroom (the OOM and full disk the seeds warn about), and any backup cron besides ours. If the
+# checkout ships the runbook's security preflight (seed 001, 5.3), it runs first against the .env and
+# the deploy fails unless it prints `[RESULT] PASSED`.
 #
 # Runs as root. DOCKER, SYSTEMCTL, JOURNALCTL and the polling budget are variables so tests can run
 # it against recorded Compose output.
@@ -22,6 +24,8 @@ MEMINFO="${MEMINFO:-/proc/meminfo}"
 DISK_PATHS="${DISK_PATHS:-/ /srv/coinpilot-data}"
 CRON_PATHS="${CRON_PATHS:-/etc/cron.d /etc/crontab /var/spool/cron/crontabs}"
 OUR_CRON="${OUR_CRON:-/etc/cron.d/coinpilot-backup}"
+PREFLIGHT="${PREFLIGHT:-scripts/security/preflight_security_check.sh}"
+PREFLIGHT_TIMEOUT="${PREFLIGHT_TIMEOUT:-300}"
 
 usage="usage: health-check.sh UNIT_NAME APP_DIR COMPOSE_FILE ENV_FILE"
 
@@ -141,11 +145,27 @@ report_backup_crons() {
     done
 }
 
+# The app's own check of its .env (seed 001, 5.3), run as the runbook runs it; only its result line
+# is shown when it passes, its last lines when it does not.
+run_preflight() {
+    local out status=0
+    [ -f "$APP_DIR/$PREFLIGHT" ] || return 0
+    out="$(cd "$APP_DIR" && timeout "$PREFLIGHT_TIMEOUT" bash "$PREFLIGHT" "$APP_DIR/$ENV_FILE" 2>&1)" || status=$?
+    if [ "$status" -eq 0 ] && grep -qE '^\[RESULT\] PASSED[[:space:]]*$' <<<"$out"; then
+        echo "$PREFLIGHT: [RESULT] PASSED"
+        return
+    fi
+    printf '%s failed (exit %s, no "[RESULT] PASSED" line); its last lines:\n' "$PREFLIGHT" "$status" >&2
+    tail -n 20 <<<"$out" >&2
+    exit 1
+}
+
 main() {
     UNIT="${1:?$usage}" APP_DIR="${2:?$usage}" COMPOSE_FILE="${3:?$usage}" ENV_FILE="${4:?$usage}"
     WORK="$(mktemp -d)"
     trap 'rm -rf "$WORK"' EXIT
 
+    run_preflight
     report_missing_env_keys
     report_headroom
     report_backup_crons
