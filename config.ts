@@ -2,7 +2,7 @@
 // so every bad input is reported together, naming its key, before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
 import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, isPassphraseProtected, parseBoolean, parseNumber } from "./lib/validate";
-import { DEFAULT_LAUNCH_DEADLINE_MINUTES, DEFAULT_LAUNCH_RETRY, LaunchRetrySettings } from "./lib/launch/policy";
+import { DEFAULT_HUNT_DEADLINE_HOURS, DEFAULT_LAUNCH_DEADLINE_MINUTES, DEFAULT_LAUNCH_RETRY, LaunchRetrySettings } from "./lib/launch/policy";
 import { isDiscordWebhookUrl, SecretText } from "./lib/launch/notify";
 import { PROGRAM_ENV_KEYS, envLine, parseExtraEnv } from "./lib/env-file";
 import { checkTimezone } from "./lib/timezone";
@@ -27,7 +27,9 @@ export const DEFAULTS = {
     dataVolumeSizeInGbs: 50,
     reservePublicIp: false,
     launchDeadlineMinutes: DEFAULT_LAUNCH_DEADLINE_MINUTES,
+    launchHuntDeadlineHours: DEFAULT_HUNT_DEADLINE_HOURS,
     launchCapacityIntervalSeconds: DEFAULT_LAUNCH_RETRY.capacityIntervalSeconds,
+    launchCapacityIntervalMaxSeconds: DEFAULT_LAUNCH_RETRY.capacityIntervalMaxSeconds,
     launchThrottleBaseSeconds: DEFAULT_LAUNCH_RETRY.throttleBaseSeconds,
     launchThrottleMaxSeconds: DEFAULT_LAUNCH_RETRY.throttleMaxSeconds,
     launchUnknownRetries: DEFAULT_LAUNCH_RETRY.unknownRetries,
@@ -56,9 +58,12 @@ export interface StackConfig {
     readonly reservePublicIp: boolean;
     /** An existing reserved public IP to adopt (implies reservePublicIp). */
     readonly reservedPublicIpId?: string;
-    /** Budget of one `pulumi up`'s capacity hunt, from its first failed launch. */
+    /** Budget of one `pulumi up`'s part of the capacity hunt, from its first failed launch. */
     readonly launchDeadlineMinutes: number;
+    /** Budget of the whole hunt across the rerun loop's runs. */
+    readonly launchHuntDeadlineHours: number;
     readonly launchCapacityIntervalSeconds: number;
+    readonly launchCapacityIntervalMaxSeconds: number;
     readonly launchThrottleBaseSeconds: number;
     readonly launchThrottleMaxSeconds: number;
     readonly launchUnknownRetries: number;
@@ -205,7 +210,12 @@ export function validateConfig(raw: RawConfig): StackConfig {
     if (cidrProblems.subnet) r.problem("subnetCidr", cidrProblems.subnet);
 
     const launchDeadlineMinutes = r.number("launchDeadlineMinutes", DEFAULTS.launchDeadlineMinutes, { min: 5, max: 1440, integer: true });
+    const launchHuntDeadlineHours = r.number("launchHuntDeadlineHours", DEFAULTS.launchHuntDeadlineHours, { min: 1, max: 2160, integer: true });
     const launchCapacityIntervalSeconds = r.number("launchCapacityIntervalSeconds", DEFAULTS.launchCapacityIntervalSeconds, { min: 5, max: 3600, integer: true });
+    const launchCapacityIntervalMaxSeconds = r.number("launchCapacityIntervalMaxSeconds", DEFAULTS.launchCapacityIntervalMaxSeconds, { min: 5, max: 3600, integer: true });
+    if (launchCapacityIntervalMaxSeconds < launchCapacityIntervalSeconds) {
+        r.problem("launchCapacityIntervalMaxSeconds", `${launchCapacityIntervalMaxSeconds} must be at least coinpilot:launchCapacityIntervalSeconds (${launchCapacityIntervalSeconds})`);
+    }
     const launchThrottleBaseSeconds = r.number("launchThrottleBaseSeconds", DEFAULTS.launchThrottleBaseSeconds, { min: 1, max: 3600, integer: true });
     const launchThrottleMaxSeconds = r.number("launchThrottleMaxSeconds", DEFAULTS.launchThrottleMaxSeconds, { min: 1, max: 86400, integer: true });
     const launchUnknownRetries = r.number("launchUnknownRetries", DEFAULTS.launchUnknownRetries, { min: 0, max: 1000, integer: true });
@@ -239,7 +249,9 @@ export function validateConfig(raw: RawConfig): StackConfig {
         reservePublicIp: reservePublicIp || reservedPublicIpId !== "",
         ...(reservedPublicIpId ? { reservedPublicIpId } : {}),
         launchDeadlineMinutes,
+        launchHuntDeadlineHours,
         launchCapacityIntervalSeconds,
+        launchCapacityIntervalMaxSeconds,
         launchThrottleBaseSeconds,
         launchThrottleMaxSeconds,
         launchUnknownRetries,
@@ -251,6 +263,7 @@ export function validateConfig(raw: RawConfig): StackConfig {
 export function launchRetrySettings(config: StackConfig): LaunchRetrySettings {
     return {
         capacityIntervalSeconds: config.launchCapacityIntervalSeconds,
+        capacityIntervalMaxSeconds: config.launchCapacityIntervalMaxSeconds,
         throttleBaseSeconds: config.launchThrottleBaseSeconds,
         throttleMaxSeconds: config.launchThrottleMaxSeconds,
         unknownRetries: config.launchUnknownRetries,
@@ -423,7 +436,9 @@ export const CONFIG_KEYS = [
     "reservePublicIp",
     "reservedPublicIpId",
     "launchDeadlineMinutes",
+    "launchHuntDeadlineHours",
     "launchCapacityIntervalSeconds",
+    "launchCapacityIntervalMaxSeconds",
     "launchThrottleBaseSeconds",
     "launchThrottleMaxSeconds",
     "launchUnknownRetries",

@@ -32,6 +32,7 @@ const host = new A1Instance("coinpilot-a1", {
     capacityHunt: {
         settings: launchRetrySettings(config),
         deadlineMinutes: config.launchDeadlineMinutes,
+        huntDeadlineHours: config.launchHuntDeadlineHours,
         discordWebhookUrl: config.discordWebhookUrl,
     },
 });

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as oci from "@pulumi/oci";
 import { DEFAULTS } from "../config";
 import { CapacityHuntArgs, createInstanceCapacityHunt } from "../lib/launch/engine-hook";
+import { huntProviderArgs } from "../lib/launch/provider";
 import { A1_FLEX_SHAPE } from "../lib/limits";
 
 
@@ -43,8 +44,10 @@ export interface A1InstanceArgs {
      */
     readonly instanceOptions?: pulumi.CustomResourceOptions;
     /**
-     * Keep retrying the launch through "Out of host capacity" and 429s with an error hook on the
-     * instance (README "Capacity hunt"). Defaults to none: a failed launch fails the update.
+     * Keep retrying the launch through "Out of host capacity" and 429s with hooks on the instance,
+     * which then gets its own OCI provider (`${name}-provider`: the stack's `oci:*` config with the
+     * provider's own retries off, so the hunt decides). README "Capacity hunt". Defaults to none: a
+     * failed launch fails the update, on the default provider.
      */
     readonly capacityHunt?: CapacityHuntArgs;
 }
@@ -67,6 +70,7 @@ export class A1Instance extends pulumi.ComponentResource {
                 .apply((result) => pickAvailabilityDomain(result.availabilityDomains.map((ad) => ad.name), args.availabilityDomainIndex ?? 1));
 
         const hunt = args.capacityHunt ? createInstanceCapacityHunt(`${name}-capacity-hunt`, args.capacityHunt) : undefined;
+        const provider = hunt ? new oci.Provider(`${name}-provider`, huntProviderArgs(), { parent: this }) : undefined;
         this.instance = new oci.core.Instance(`${name}-vm`, {
             compartmentId: args.compartmentId,
             availabilityDomain,
@@ -96,13 +100,13 @@ export class A1Instance extends pulumi.ComponentResource {
             preserveBootVolume: false,
         }, {
             ...args.instanceOptions,
-            hooks: withCapacityHunt(args.instanceOptions?.hooks, hunt?.hook),
+            ...(provider ? { provider } : {}),
+            hooks: withCapacityHunt(args.instanceOptions?.hooks, hunt),
             // The replacement can't exist beside the old VM: its hostname label must be unique in the
             // subnet, the data volume attaches to one VM at a time, and two VMs exceed the free tier.
             deleteBeforeReplace: true,
             parent: this,
         });
-        hunt?.watch(this.instance.id);
 
         this.instanceId = this.instance.id;
         this.publicIp = this.instance.publicIp;
@@ -119,8 +123,14 @@ export class A1Instance extends pulumi.ComponentResource {
     }
 }
 
-function withCapacityHunt(hooks: pulumi.ResourceHookBinding | undefined, hunt: pulumi.ErrorHook | undefined): pulumi.ResourceHookBinding | undefined {
-    return hunt ? { ...hooks, onError: [...(hooks?.onError ?? []), hunt] } : hooks;
+function withCapacityHunt(hooks: pulumi.ResourceHookBinding | undefined, hunt: pulumi.ResourceHookBinding | undefined): pulumi.ResourceHookBinding | undefined {
+    if (!hunt) return hooks;
+    return {
+        ...hooks,
+        beforeCreate: [...(hooks?.beforeCreate ?? []), ...(hunt.beforeCreate ?? [])],
+        afterCreate: [...(hooks?.afterCreate ?? []), ...(hunt.afterCreate ?? [])],
+        onError: [...(hooks?.onError ?? []), ...(hunt.onError ?? [])],
+    };
 }
 
 /** The AD at a 1-based position; fails with the list when the region has fewer. */

@@ -24,8 +24,9 @@ export interface RecordedResource {
         readonly ignoreChanges: string[];
         readonly replaceOnChanges: string[];
         readonly errorHooks: string[];
-        /** Before-create hooks by name, when any. */
+        /** Before- and after-create hooks by name, when any. */
         readonly beforeCreateHooks?: string[];
+        readonly afterCreateHooks?: string[];
         /** Explicit provider reference ("<provider urn>::<id>"), when one was given. */
         readonly provider?: string;
     };
@@ -209,6 +210,7 @@ export function installMockCloud(
                         replaceOnChanges: req.getReplaceonchangesList(),
                         errorHooks: hooks?.getOnErrorList?.() ?? [],
                         ...(hooks?.getBeforeCreateList?.()?.length ? { beforeCreateHooks: hooks.getBeforeCreateList() } : {}),
+                        ...(hooks?.getAfterCreateList?.()?.length ? { afterCreateHooks: hooks.getAfterCreateList() } : {}),
                         ...(req.getProvider?.() ? { provider: req.getProvider() } : {}),
                     },
                 });

@@ -20,13 +20,18 @@ function runScript(script: string, env: Record<string, string>) {
 }
 
 describe("bench:hunt", () => {
-    it("runs every scenario for our policy and both baselines", () => {
-        const out = runScript("scripts/bench-hunt.ts", { BENCH_SEEDS: "1" });
+    it("runs every world for the real path, its variants and both baselines, and judges the targets", () => {
+        // The short worlds only: a smoke run, not a measurement.
+        const out = runScript("scripts/bench-hunt.ts", { BENCH_SEEDS: "1", BENCH_WORLDS: "one AD, windows of seconds|tight rate limit \\(2" });
         expect(out.seeds).toBe(1);
-        const pairs = new Set(out.rows.map((r: { scenario: string; policy: string }) => `${r.scenario} / ${r.policy}`));
+        const pairs = new Set(out.rows.map((r: { world: string; policy: string }) => `${r.world} / ${r.policy}`));
         expect(pairs.size).toBe(out.rows.length);
-        expect(out.rows.map((r: { policy: string }) => r.policy)).toEqual(expect.arrayContaining(["coinpilot (policy)", "coinpilot (error hook)", "seed script", "hitrov cron"]));
+        expect(new Set(out.rows.map((r: { world: string }) => r.world)).size).toBe(2);
+        expect(out.rows.map((r: { policy: string }) => r.policy)).toEqual(
+            expect.arrayContaining(["coinpilot (real path)", "coinpilot, provider retries on", "coinpilot, no state file", "seed script", "hitrov cron"]),
+        );
         for (const row of out.rows) expect(row.meanCalls).toBeGreaterThan(0);
+        expect(out.verdicts).toHaveLength(2);
     });
 });
 

@@ -9,8 +9,10 @@ export interface Classification {
     /** OCI service code when one could be read, e.g. "InternalError", "LimitExceeded". */
     readonly code?: string;
     readonly status?: number;
-    /** Server hint (Retry-After) for a throttle, in milliseconds. */
+    /** Server hint (Retry-After, delta-seconds or HTTP-date) for a 429 or 503, in milliseconds from now. */
     readonly retryAfterMs?: number;
+    /** The API operation that failed, when the text names it ("Operation Name: LaunchInstance"). */
+    readonly operation?: string;
     /** One line describing what OCI said, for log lines. */
     readonly summary: string;
     /** For fatal errors: what the user must change before running `pulumi up` again. */
@@ -22,7 +24,8 @@ interface Extracted {
     status?: number;
     code?: string;
     message?: string;
-    retryAfterSeconds?: number;
+    /** Raw Retry-After value (seconds or an HTTP-date), as the error carried it. */
+    retryAfter?: string;
 }
 
 function field(obj: Record<string, unknown>, ...names: string[]): unknown {
@@ -30,15 +33,28 @@ function field(obj: Record<string, unknown>, ...names: string[]): unknown {
     return undefined;
 }
 
-function headerRetryAfter(headers: unknown): number | undefined {
+function headerRetryAfter(headers: unknown): string | undefined {
     if (typeof headers !== "object" || headers === null) return undefined;
     const getter = (headers as { get?: unknown }).get;
     const raw =
         typeof getter === "function"
             ? (getter as (k: string) => unknown).call(headers, "retry-after")
             : Object.entries(headers as Record<string, unknown>).find(([k]) => k.toLowerCase() === "retry-after")?.[1];
-    const seconds = Number(raw);
-    return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
+    return typeof raw === "string" || typeof raw === "number" ? String(raw) : undefined;
+}
+
+/**
+ * Milliseconds a Retry-After value asks for (RFC 9110 10.2.3): delta-seconds, or an HTTP-date
+ * counted from `nowMs` (a date already past asks for no wait). Undefined when unreadable.
+ */
+export function parseRetryAfter(value: string, nowMs: number): number | undefined {
+    const text = value.trim();
+    if (/^\d+$/.test(text)) return Number(text) * 1000;
+    // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") and the two obsolete forms; Date.parse reads all three.
+    if (!/^[A-Za-z]{3,9},? /.test(text)) return undefined;
+    // HTTP-dates are always GMT; asctime's form omits the zone, which Date.parse would read as local time.
+    const at = Date.parse(/\b(GMT|UTC)\b/.test(text) ? text : `${text} GMT`);
+    return Number.isFinite(at) ? Math.max(0, at - nowMs) : undefined;
 }
 
 function extract(error: unknown): Extracted {
@@ -48,18 +64,18 @@ function extract(error: unknown): Extracted {
     const status = Number(field(obj, "statusCode", "status"));
     const code = field(obj, "serviceCode", "code");
     const message = field(obj, "message");
-    const retryAfter = Number(field(obj, "retryAfterSeconds"));
+    const retryAfterSeconds = field(obj, "retryAfterSeconds");
     return {
         text: [typeof code === "string" ? code : "", typeof message === "string" ? message : ""].join(" ").trim() || String(error),
         status: Number.isFinite(status) ? status : undefined,
         code: typeof code === "string" ? code : undefined,
         message: typeof message === "string" ? message : undefined,
-        retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : headerRetryAfter(obj.headers),
+        retryAfter: typeof retryAfterSeconds === "number" ? String(retryAfterSeconds) : headerRetryAfter(obj.headers),
     };
 }
 
 /** Pulls status/code/message out of the texts OCI tools print, when the caller had only text. */
-function parseText(text: string): Omit<Extracted, "text" | "retryAfterSeconds"> {
+function parseText(text: string): Omit<Extracted, "text" | "retryAfter"> {
     // OCI CLI / REST body: {"code": "InternalError", "message": "Out of host capacity.", "status": 500}
     const jsonCode = /"code"\s*:\s*"([A-Za-z]+)"/.exec(text)?.[1];
     const jsonStatus = /"status"\s*:\s*(\d{3})/.exec(text)?.[1];
@@ -71,9 +87,18 @@ function parseText(text: string): Omit<Extracted, "text" | "retryAfterSeconds"> 
     return {};
 }
 
-function textRetryAfter(text: string): number | undefined {
-    const match = /retry-after["']?\s*[:=]\s*["']?(\d+)/i.exec(text);
-    return match ? Number(match[1]) : undefined;
+/** A Retry-After header printed into a text ("Retry-After: 30", "retry-after": "Sun, 06 Nov ..."). */
+function textRetryAfter(text: string): string | undefined {
+    return /retry-after["']?\s*[:=]\s*["']?(\d+\b|[A-Za-z]{3,9},? [^"'\n]+)/i.exec(text)?.[1];
+}
+
+/**
+ * terraform-provider-oci prints the failed operation on its own line ("Operation Name:
+ * LaunchInstance"); a failure of any other call (the GetInstance polls after a launch went
+ * through) means the instance may already exist.
+ */
+function textOperation(text: string): string | undefined {
+    return /Operation Name:\s*([A-Za-z]+)/.exec(text)?.[1];
 }
 
 const FIXES: Record<string, string> = {
@@ -96,8 +121,8 @@ function fatalFix(code: string | undefined, status: number | undefined, text: st
     return undefined;
 }
 
-/** Decides how the hunt treats one failed launch. Never throws. */
-export function classifyLaunchError(error: unknown): Classification {
+/** Decides how the hunt treats one failed launch; `nowMs` dates an HTTP-date Retry-After. Never throws. */
+export function classifyLaunchError(error: unknown, nowMs: number = Date.now()): Classification {
     const extracted = extract(error);
     const parsed = parseText(extracted.text);
     const status = extracted.status ?? parsed.status;
@@ -105,14 +130,15 @@ export function classifyLaunchError(error: unknown): Classification {
     const message = (extracted.message ?? parsed.message ?? extracted.text).split("\n")[0].trim();
     const summary = [status, code].filter((p) => p !== undefined).join(" ") + (message ? ` ${message}` : "");
     const text = extracted.text;
-    const base = { code, status, summary: summary.trim() };
+    const operation = textOperation(text);
+    const base = { code, status, summary: summary.trim(), ...(operation ? { operation } : {}) };
+    const rawRetryAfter = extracted.retryAfter ?? textRetryAfter(text);
+    const retryAfterMs = rawRetryAfter === undefined ? undefined : parseRetryAfter(rawRetryAfter, nowMs);
+    const hint = retryAfterMs === undefined ? {} : { retryAfterMs };
 
     if (/out of (host )?capacity/i.test(text)) return { kind: "capacity", ...base };
-    if (status === 429 || code === "TooManyRequests" || /too many requests/i.test(text)) {
-        const seconds = extracted.retryAfterSeconds ?? textRetryAfter(text);
-        return { kind: "throttle", ...base, retryAfterMs: seconds === undefined ? undefined : seconds * 1000 };
-    }
+    if (status === 429 || code === "TooManyRequests" || /too many requests/i.test(text)) return { kind: "throttle", ...base, ...hint };
     const fix = fatalFix(code, status, text);
     if (fix) return { kind: "fatal", ...base, fix };
-    return { kind: "unknown", ...base };
+    return { kind: "unknown", ...base, ...hint };
 }

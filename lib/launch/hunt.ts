@@ -1,7 +1,8 @@
-// The capacity hunt loop. p-retry runs it; the shared policy decides after every failure
-// whether to stop or how long to wait and which AD to try next. Attempts, clock and sleep are
-// injected: the simulator passes a fake API and a virtual clock, the error-hook adapter passes
-// "let the engine try again" and real time.
+// One run of the capacity hunt loop. p-retry runs it; the shared policy decides after every
+// failure whether to stop or how long to wait and which AD to try next. Attempts, clock and sleep
+// are injected: the simulator passes a fake API and a virtual clock, the error-hook adapter passes
+// "let the engine try again" and real time. What outlives a run (learned pace, notices) is the
+// session's business (session.ts).
 import pRetry from "p-retry";
 import { classifyLaunchError, Classification } from "./classify";
 import { formatDuration, LaunchPolicy, StopReason } from "./policy";
@@ -25,9 +26,8 @@ export interface HuntOptions<T> {
     readonly sleep: (ms: number) => Promise<void>;
     /** Progress lines for the user (pulumi.log.info during `pulumi up`). */
     readonly log?: (line: string) => void;
-    /** Called once when the hunt ends (success or stop); failures are ignored. */
-    readonly notify?: (message: string) => Promise<void>;
-    readonly onAttempt?: (event: AttemptEvent) => void;
+    /** After each failed attempt, once the policy has decided (awaited before the wait). */
+    readonly onAttempt?: (event: AttemptEvent) => void | Promise<void>;
 }
 
 export interface HuntSuccess<T> {
@@ -69,14 +69,6 @@ export async function runHunt<T>(options: HuntOptions<T>): Promise<HuntSuccess<T
     let adIndex = options.policy.firstAdIndex(ads.length);
     let attempts = 0;
 
-    const notify = async (message: string): Promise<void> => {
-        try {
-            await options.notify?.(message);
-        } catch {
-            // A notification is a courtesy; it must never change the hunt's outcome.
-        }
-    };
-
     const tryOnce = async (attemptNumber: number): Promise<T> => {
         attempts = attemptNumber;
         try {
@@ -87,17 +79,17 @@ export async function runHunt<T>(options: HuntOptions<T>): Promise<HuntSuccess<T
     };
 
     const onFailedAttempt = async (error: Error): Promise<void> => {
-        const classification = classifyLaunchError(error instanceof AttemptFailed ? error.original : error);
-        const base = { attempt: attempts, ad: ads[adIndex], elapsedMs: elapsed(), classification };
-        const decision = options.policy.afterFailure({ ...base, adIndex, adCount: ads.length });
+        const atMs = options.now();
+        const classification = classifyLaunchError(error instanceof AttemptFailed ? error.original : error, atMs);
+        const base = { attempt: attempts, ad: ads[adIndex], elapsedMs: atMs - started, classification };
+        const decision = options.policy.afterFailure({ ...base, atMs, adIndex, adCount: ads.length });
         if (decision.action === "stop") {
-            options.onAttempt?.(base);
+            await options.onAttempt?.(base);
             log(`capacity hunt: attempt ${attempts} in ${ads[adIndex]}: ${classification.kind}; stopped (${decision.reason}) after ${formatDuration(base.elapsedMs)}: ${decision.message}`);
-            await notify(`CoinPilot capacity hunt stopped (${decision.reason}): ${decision.message}`);
             throw new HuntStopped(decision.reason, decision.message, attempts, base.elapsedMs);
         }
         const nextAd = ads[decision.adIndex];
-        options.onAttempt?.({ ...base, nextDelayMs: decision.delayMs, nextAd });
+        await options.onAttempt?.({ ...base, nextDelayMs: decision.delayMs, nextAd });
         log(
             `capacity hunt: attempt ${attempts} in ${ads[adIndex]}: ${classification.kind} (${classification.summary}); ` +
                 `next attempt in ${formatDuration(decision.delayMs)} in ${nextAd}; elapsed ${formatDuration(base.elapsedMs)}`,
@@ -109,6 +101,5 @@ export async function runHunt<T>(options: HuntOptions<T>): Promise<HuntSuccess<T
     const value = await pRetry(tryOnce, { ...P_RETRY_FOREVER, onFailedAttempt });
     const success = { value, ad: ads[adIndex], attempts, elapsedMs: elapsed() };
     log(`capacity hunt: attempt ${attempts} in ${success.ad} launched the instance after ${formatDuration(success.elapsedMs)}`);
-    await notify(`CoinPilot A1.Flex instance launched in ${success.ad} after ${attempts} attempts (${formatDuration(success.elapsedMs)}).`);
     return success;
 }

@@ -1,6 +1,6 @@
-// Optional Discord message when a hunt ends. Best effort by design: it never throws, times
-// out on its own, and never prints the webhook URL (it is a credential: anyone holding it
-// can post to the channel).
+// Optional Discord messages about a hunt (which ones and when: session.ts). Best effort by
+// design: it never throws, times out on its own, and never prints the webhook URL (it is a
+// credential: anyone holding it can post to the channel).
 
 export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<{ ok: boolean; status: number }>;
 

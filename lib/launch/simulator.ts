@@ -58,9 +58,14 @@ export interface ScenarioParams {
         readonly backgroundPerMinute: number;
         /** Busy spells of that traffic (a deploy pipeline, a bulk script), when it runs far hotter. */
         readonly busy?: { readonly perHour: number; readonly meanMinutes: number; readonly perMinute: number };
-        /** Whether 429 answers carry a Retry-After header. */
-        readonly retryAfter: boolean;
+        /** Whether 429 answers carry a Retry-After header: delta-seconds (true) or an HTTP-date. */
+        readonly retryAfter: boolean | "http-date";
     };
+    /**
+     * Capacity appears only in this daily slot (the hour-of-day clock starts at a seeded random
+     * time), at `windowsPerHour` while the slot lasts.
+     */
+    readonly daily?: { readonly fromHour: number; readonly hours: number };
     /** Fails this call (1-based) and every later one with a fatal error. */
     readonly fatal?: { readonly atCall: number; readonly code: InjectedFatal };
     /** How far ahead the timeline is generated. */
@@ -102,8 +107,8 @@ export interface RecordedRequest {
 export class FakeOciLaunchApi {
     readonly requests: RecordedRequest[] = [];
     private readonly windows: CapacityWindow[][];
-    private readonly background: number[];
-    private backgroundNext = 0;
+    private readonly background: BackgroundTraffic;
+    private backgroundNext: number;
     private tokens: number;
     private tokensAt = 0;
     private launched = false;
@@ -115,7 +120,9 @@ export class FakeOciLaunchApi {
         const random = seededRandom(params.seed);
         const horizon = params.horizonHours * HOUR;
         this.windows = params.ads.map((_, i) => [...(params.windows?.[i] ?? generateWindows(random, params, horizon))]);
-        this.background = generateBackground(random, params.rateLimit, horizon);
+        // Its own stream, drawn lazily: two weeks of busy traffic would be a large array per hunt.
+        this.background = new BackgroundTraffic(seededRandom(params.seed ^ 0xb6), params.rateLimit);
+        this.backgroundNext = this.background.next();
         this.tokens = params.rateLimit.burst;
     }
 
@@ -139,10 +146,10 @@ export class FakeOciLaunchApi {
     }
 
     private drainBackground(to: number): void {
-        while (this.backgroundNext < this.background.length && this.background[this.backgroundNext] <= to) {
-            this.refill(this.background[this.backgroundNext]);
+        while (this.backgroundNext <= to) {
+            this.refill(this.backgroundNext);
             if (this.tokens >= 1) this.tokens -= 1;
-            this.backgroundNext += 1;
+            this.backgroundNext = this.background.next();
         }
         this.refill(to);
     }
@@ -155,10 +162,14 @@ export class FakeOciLaunchApi {
         if (this.launched) throw new Error("simulator: the instance was already launched");
         this.drainBackground(at);
         if (this.tokens < 1) {
-            const waitMs = Math.ceil((1 - this.tokens) / (this.params.rateLimit.refillPerMinute / MINUTE) / 1000) * 1000;
-            const retryAfter = this.params.rateLimit.retryAfter ? waitMs : undefined;
+            const tokenWaitMs = (1 - this.tokens) / (this.params.rateLimit.refillPerMinute / MINUTE);
+            const form = this.params.rateLimit.retryAfter;
+            // Both header forms speak whole seconds: a delay, or an instant (the virtual clock counts
+            // from the Unix epoch, so an HTTP-date names a virtual instant).
+            const retryAfter = !form ? undefined : form === "http-date" ? Math.ceil((at + tokenWaitMs) / 1000) * 1000 - at : Math.ceil(tokenWaitMs / 1000) * 1000;
             this.requests.push({ atMs: at, ad, outcome: "throttled", retryAfterMs: retryAfter });
-            throw new OciServiceError(429, "TooManyRequests", "Too many requests for the user", retryAfter === undefined ? {} : { "retry-after": String(retryAfter / 1000) });
+            const header = retryAfter === undefined ? undefined : form === "http-date" ? new Date(at + retryAfter).toUTCString() : String(retryAfter / 1000);
+            throw new OciServiceError(429, "TooManyRequests", "Too many requests for the user", header === undefined ? {} : { "retry-after": header });
         }
         this.tokens -= 1;
         const fatal = this.params.fatal;
@@ -178,34 +189,47 @@ export class FakeOciLaunchApi {
     }
 }
 
-function poisson(random: () => number, perMinute: number, from: number, to: number, into: number[]): void {
-    for (let t = from + exponential(random, perMinute / MINUTE); t < to; t += exponential(random, perMinute / MINUTE)) into.push(t);
-}
-
 /** Background request times: a calm Poisson stream, interrupted by busy spells if configured. */
-function generateBackground(random: () => number, limit: ScenarioParams["rateLimit"], horizon: number): number[] {
-    const times: number[] = [];
-    const busy = limit.busy;
-    if (!busy) {
-        poisson(random, limit.backgroundPerMinute, 0, horizon, times);
-        return times;
+class BackgroundTraffic {
+    private t = 0;
+    /** End of the current calm or busy phase. */
+    private phaseEnd: number;
+    private busyNow = false;
+
+    constructor(
+        private readonly random: () => number,
+        private readonly limit: ScenarioParams["rateLimit"],
+    ) {
+        this.phaseEnd = limit.busy ? exponential(random, limit.busy.perHour / HOUR) : Infinity;
     }
-    for (let t = 0; t < horizon; ) {
-        const calmEnd = Math.min(horizon, t + exponential(random, busy.perHour / HOUR));
-        poisson(random, limit.backgroundPerMinute, t, calmEnd, times);
-        const busyEnd = Math.min(horizon, calmEnd + exponential(random, 1 / (busy.meanMinutes * MINUTE)));
-        poisson(random, busy.perMinute, calmEnd, busyEnd, times);
-        t = busyEnd;
+
+    /** The next request's time. */
+    next(): number {
+        const busy = this.limit.busy;
+        if (!busy) return (this.t += exponential(this.random, this.limit.backgroundPerMinute / MINUTE));
+        for (;;) {
+            const at = this.t + exponential(this.random, (this.busyNow ? busy.perMinute : this.limit.backgroundPerMinute) / MINUTE);
+            if (at < this.phaseEnd) return (this.t = at);
+            // The phase ended first: a Poisson stream forgets, so the next one starts from its end.
+            this.t = this.phaseEnd;
+            this.busyNow = !this.busyNow;
+            this.phaseEnd = this.t + exponential(this.random, this.busyNow ? 1 / (busy.meanMinutes * MINUTE) : busy.perHour / HOUR);
+        }
     }
-    return times;
 }
 
 function generateWindows(random: () => number, p: ScenarioParams, horizon: number): CapacityWindow[] {
     const windows: CapacityWindow[] = [];
+    const dayStart = p.daily ? random() * 24 * HOUR : 0;
+    const inSlot = (t: number): boolean => {
+        if (!p.daily) return true;
+        const hour = ((t + dayStart) % (24 * HOUR)) / HOUR;
+        return (hour - p.daily.fromHour + 24) % 24 < p.daily.hours;
+    };
     for (let t = exponential(random, p.windowsPerHour / HOUR); t < horizon; t += exponential(random, p.windowsPerHour / HOUR)) {
         const natural = exponential(random, 1 / (p.meanWindowMinutes * MINUTE));
         const taken = exponential(random, p.competitorTakesPerHour / HOUR);
-        windows.push({ openMs: t, closeMs: t + Math.min(natural, taken) });
+        if (inSlot(t)) windows.push({ openMs: t, closeMs: t + Math.min(natural, taken) });
     }
     return windows;
 }
@@ -233,11 +257,62 @@ export async function runEngineRetries<T>(
     }
 }
 
-/** How the OCI provider prints a service error ("500-InternalError, Out of host capacity."). */
-export function renderProviderError(error: unknown): string {
+/**
+ * How an error hook receives a failed LaunchInstance: terraform-provider-oci's service error
+ * format (internal/tfresource/errors.go) inside the bridge's error list. The format has no
+ * place for response headers, so a Retry-After never reaches the hook.
+ */
+export function renderProviderError(error: unknown, operation = "LaunchInstance"): string {
     if (error instanceof OciServiceError) {
-        // The provider drops response headers, so a Retry-After never reaches an error hook.
-        return `${error.statusCode}-${error.serviceCode}, ${error.message}\nService: Core Instance\nOperation Name: LaunchInstance`;
+        return (
+            `1 error occurred:\n\t* ${error.statusCode}-${error.serviceCode}, ${error.message}\n` +
+            `Suggestion: Please retry or contact support for help with service: Core Instance\n` +
+            `Documentation: https://registry.terraform.io/providers/oracle/oci/latest/docs/resources/core_instance \n` +
+            `API Reference: https://docs.oracle.com/iaas/api/#/en/iaas/20160918/Instance/${operation} \n` +
+            `Request Target: POST https://iaas.ap-chuncheon-1.oraclecloud.com/20160918/instances \n` +
+            `Provider version: 7.0.0, released on 2025-06-01.  \n` +
+            `Service: Core Instance \nOperation Name: ${operation} \nOPC request ID: sim\n`
+        );
     }
     return error instanceof Error ? error.message : String(error);
+}
+
+/** terraform-provider-oci's retry budget for a failed call (internal/tfresource/retry.go). */
+function providerRetryBudgetMs(error: unknown): number {
+    if (!(error instanceof OciServiceError)) return 0;
+    const status = error.statusCode;
+    if (status === 429) return 10 * MINUTE;
+    if (status === 500 && /out of host capacity/i.test(error.message)) return 0;
+    if (status === 409 || status >= 500) return 2 * MINUTE;
+    return 0;
+}
+
+/**
+ * One Create of the instance by the OCI provider: LaunchInstance, retried by the provider itself
+ * unless `disable_auto_retries` is set. Its loop (internal/tfresource/retry.go): retry while the
+ * time since the first call is under the error's budget (429: 10 min; out of host capacity: never),
+ * waiting 1 s to 2*n^2 s (n capped at 12), trimmed so the last retry lands near the budget's end.
+ * Retry-After is ignored.
+ */
+export async function providerLaunch(
+    api: FakeOciLaunchApi,
+    ad: string,
+    clock: VirtualClock,
+    random: () => number,
+    autoRetries: boolean,
+): Promise<string> {
+    const started = clock.now();
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await api.launch(ad);
+        } catch (error) {
+            const budget = autoRetries ? providerRetryBudgetMs(error) : 0;
+            const waited = clock.now() - started;
+            if (waited >= budget) throw error;
+            const n = Math.min(attempt, 12);
+            let backoff = 1000 + random() * (2 * n * n * 1000 - 1000);
+            if (waited + backoff > budget) backoff = Math.min(backoff, budget - waited + random() * 0.05 * budget + 1000);
+            await clock.sleep(backoff);
+        }
+    }
 }

@@ -4,7 +4,7 @@ import { spawnSync } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { SECRET_MARK, loadStackConfig, redact } from "../../lib/plan";
-import { EXAMPLE_AD, PINNED_CLI, Project, ROOT, expectOk, initExampleStack, newProject, previewJson, typeAndName } from "./harness";
+import { EXAMPLE_AD, PINNED_CLI, PreviewStep, Project, ROOT, expectOk, initExampleStack, newProject, previewJson, typeAndName } from "./harness";
 
 let project: Project;
 
@@ -52,8 +52,9 @@ describe("the real engine", () => {
 
     it("previews every resource of the offline plan, with the same parents, protection, error hook and inputs", () => {
         const preview = previewJson(project);
+        // The stack and the default providers are the engine's own; an explicit provider is the program's.
         const engine = preview.steps
-            .filter((s) => s.newState && !s.newState.type.startsWith("pulumi:"))
+            .filter((s) => s.newState && !s.newState.type.startsWith("pulumi:pulumi:") && !/::default(_[\d_]+)?$/.test(s.newState.urn))
             .map((s) => {
                 const state = s.newState as NonNullable<typeof s.newState> & { resourceHooks?: { OnError?: string[] } };
                 const parent = state.parent && !state.parent.includes("pulumi:pulumi:Stack") ? typeAndName(state.parent) : null;
@@ -89,6 +90,18 @@ describe("the real engine", () => {
         }
         expect(differences).toEqual([]);
         expect(compared).toBeGreaterThan(250);
+    });
+
+    it("gives the instance its own OCI provider, with the provider's retries off and the stack's oci:region", () => {
+        const states = previewJson(project).steps.map((s) => s.newState as (PreviewStep["newState"] & { provider?: string }) | undefined);
+        const provider = states.find((s) => s?.type === "pulumi:providers:oci" && s.urn.endsWith("::coinpilot-a1-provider"));
+        expect(provider?.inputs).toMatchObject({ disableAutoRetries: "true", region: "ap-chuncheon-1" });
+        expect(provider?.inputs?.retryDurationSeconds).toBeUndefined();
+        const vm = states.find((s) => s?.type === "oci:Core/instance:Instance");
+        expect(vm?.provider?.startsWith(`${provider?.urn}::`)).toBe(true);
+        // Everything else stays on the default provider.
+        const explicit = states.filter((s) => s?.provider && !/::default(_[\d_]+)?::/.test(s.provider)).map((s) => typeAndName(s!.urn));
+        expect(explicit).toEqual(["oci:Core/instance:Instance::coinpilot-a1-vm"]);
     });
 });
 
