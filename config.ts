@@ -1,19 +1,19 @@
 // Reads and validates the stack config (namespace `coinpilot`) once. Validation is a pure function
 // so every bad input is reported together, naming its key, before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
-import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, isPassphraseProtected, parseBoolean, parseNumber } from "./lib/validate";
+import { checkNetworkCidrs, checkOcid, checkSshCidr, checkSshPublicKey, isPassphraseProtected, parseBoolean, parseNumber } from "./lib/rules/validate";
 import { DEFAULT_HUNT_DEADLINE_HOURS, DEFAULT_LAUNCH_DEADLINE_MINUTES, DEFAULT_LAUNCH_RETRY, LaunchRetrySettings } from "./lib/launch/policy";
 import { isDiscordWebhookUrl, SecretText } from "./lib/launch/notify";
-import { PROGRAM_ENV_KEYS, envLine, parseExtraEnv } from "./lib/env-file";
-import { checkTimezone } from "./lib/timezone";
-import { GENERATED_SECRETS, GeneratedEnvKey, OVERRIDE_CONFIG_KEYS, overrideConfigKey } from "./lib/generated-secrets";
-import { A1_FLEX, BLOCK_VOLUME, FREE_TIER } from "./lib/limits";
-import { OFFSITE_DEFAULTS, checkBucketName, checkNamespace, normalizeExpiry } from "./lib/offsite";
+import { PROGRAM_ENV_KEYS, envLine, parseExtraEnv } from "./lib/host/env-file";
+import { checkTimezone } from "./lib/host/timezone";
+import { GENERATED_SECRETS, GeneratedEnvKey, OVERRIDE_CONFIG_KEYS, overrideConfigKey } from "./lib/host/generated-secrets";
+import { A1_FLEX, BLOCK_VOLUME, FREE_TIER } from "./lib/rules/limits";
+import { OFFSITE_DEFAULTS, checkBucketName, checkNamespace, normalizeExpiry } from "./lib/host/offsite";
 
 export const CONFIG_NAMESPACE = "coinpilot";
 
-// Sizing limits (FREE_TIER, A1_FLEX, BLOCK_VOLUME) live in lib/limits.ts, shared with the policy pack.
-/** Alias kept until components/storage.ts imports BLOCK_VOLUME from lib/limits. */
+// Sizing limits (FREE_TIER, A1_FLEX, BLOCK_VOLUME) live in lib/rules/limits.ts, shared with the policy pack.
+/** Alias kept until components/storage.ts imports BLOCK_VOLUME from lib/rules/limits. */
 
 /** Defaults for optional keys; Pulumi.yaml documents the same values (a test keeps them equal). */
 export const DEFAULTS = {
@@ -382,7 +382,7 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
 
 // ---- Off-host copy of the backups (components/offsite.ts) --------------------------------------
 
-/** Keys of the off-host copy; their defaults are OFFSITE_DEFAULTS (lib/offsite.ts). */
+/** Keys of the off-host copy; their defaults are OFFSITE_DEFAULTS (lib/host/offsite.ts). */
 export const OFFSITE_CONFIG_KEYS = ["offsiteCopy", "offsiteBucketName", "offsiteRetentionDays", "offsiteUploadExpires", "offsiteNamespace"] as const;
 
 export interface OffsiteConfig {

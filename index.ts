@@ -6,7 +6,7 @@ import { A1Instance } from "./components/instance";
 import { DataStorage } from "./components/storage";
 import { Host } from "./components/host";
 import { OffsiteCopy } from "./components/offsite";
-import { sshTunnelCommand as tunnelCommand } from "./lib/tunnels";
+import { sshTunnelCommand as tunnelCommand } from "./lib/host/tunnels";
 
 const { stack: config, host: hostConfig, offsite: offsiteConfig } = loadConfig();
 

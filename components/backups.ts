@@ -2,10 +2,10 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { BACKUP_INSTALL_DIR, BACKUP_ROOT, CRON_FILE_PATH, directoriesCommand, installCommand, planBackupCopies, runbookPathsCommand } from "../lib/backup-files";
-import { ALERT_WEBHOOK_FILE, alertWebhookCommand, alertWebhookDeleteCommand } from "../lib/alerts";
-import { hmacSha256, sha256 } from "../lib/hash";
-import { OFFSITE_URL_FILE, offsiteUrlCommand, offsiteUrlDeleteCommand, offsiteUrlFileText } from "../lib/offsite";
+import { BACKUP_INSTALL_DIR, BACKUP_ROOT, CRON_FILE_PATH, directoriesCommand, installCommand, planBackupCopies, runbookPathsCommand } from "../lib/host/backup-files";
+import { ALERT_WEBHOOK_FILE, alertWebhookCommand, alertWebhookDeleteCommand } from "../lib/host/alerts";
+import { hmacSha256, sha256 } from "../lib/host/hash";
+import { OFFSITE_URL_FILE, offsiteUrlCommand, offsiteUrlDeleteCommand, offsiteUrlFileText } from "../lib/host/offsite";
 
 /** The off-host copy's upload URL for the host (components/offsite.ts). */
 export interface OffsiteUpload {

@@ -3,7 +3,7 @@ import * as oci from "@pulumi/oci";
 import { DEFAULTS } from "../config";
 import { CapacityHuntArgs, createInstanceCapacityHunt } from "../lib/launch/engine-hook";
 import { huntProviderArgs } from "../lib/launch/provider";
-import { A1_FLEX_SHAPE } from "../lib/limits";
+import { A1_FLEX_SHAPE } from "../lib/rules/limits";
 
 
 export interface A1InstanceArgs {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as oci from "@pulumi/oci";
 import { DEFAULTS } from "../config";
-import { ANYWHERE, IngressRule, PROTOCOL, ingressRules } from "../lib/ingress";
+import { ANYWHERE, IngressRule, PROTOCOL, ingressRules } from "../lib/rules/ingress";
 
 export interface NetworkArgs {
     /** OCID of the compartment that holds every network resource. */

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as oci from "@pulumi/oci";
-import { lifecycleRules, lifecycleServiceStatement } from "../lib/offsite";
+import { lifecycleRules, lifecycleServiceStatement } from "../lib/host/offsite";
 
 export interface OffsiteCopyArgs {
     /** Compartment of the bucket and of the IAM policy that lets lifecycle rules delete. Required. */

@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as oci from "@pulumi/oci";
 import { DEFAULTS } from "../config";
-import { BLOCK_VOLUME } from "../lib/limits";
-import { checkOcid } from "../lib/validate";
-import { DATA_DEVICE_PATH } from "../lib/data-layout";
+import { BLOCK_VOLUME } from "../lib/rules/limits";
+import { checkOcid } from "../lib/rules/validate";
+import { DATA_DEVICE_PATH } from "../lib/host/data-layout";
 
-export { DATA_DEVICE_PATH, DATA_MOUNT_POINT } from "../lib/data-layout";
+export { DATA_DEVICE_PATH, DATA_MOUNT_POINT } from "../lib/host/data-layout";
 
 export interface DataStorageArgs {
     /** OCID of the compartment for the volume and the reserved IP. */

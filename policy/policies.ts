@@ -1,9 +1,9 @@
 // The mandatory policies, one object each so tests call their validators directly.
 // Port, CIDR and sizing facts come from the program's own pure modules (one definition of each).
 import { EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { ANYWHERE, INTERNAL_PORTS, PROTOCOL, exposedInternalPorts } from "../lib/ingress";
-import { parseCidr } from "../lib/validate";
-import { A1_FLEX_SHAPE, FREE_TIER } from "../lib/limits";
+import { ANYWHERE, INTERNAL_PORTS, PROTOCOL, exposedInternalPorts } from "../lib/rules/ingress";
+import { parseCidr } from "../lib/rules/validate";
+import { A1_FLEX_SHAPE, FREE_TIER } from "../lib/rules/limits";
 
 // Re-exported so tests outside policy/ (which resolve packages from the root) can type their fakes.
 export type { PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";

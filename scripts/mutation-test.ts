@@ -19,8 +19,8 @@ interface Mutation {
 const ROOT = path.resolve(__dirname, "..");
 
 export const MUTATIONS: readonly Mutation[] = [
-    { name: "internal port dropped from the guard", file: "lib/ingress.ts", find: "5432, 6379, 5678, 8000, 8501, 9090, 3000", replace: "6379, 5678, 8000, 8501, 9090, 3000", tests: ["tests/network.test.ts"] },
-    { name: "SSH accepted from a /24", file: "lib/validate.ts", find: "if (cidr.prefix !== 32) return", replace: "if (cidr.prefix < 24) return", tests: ["tests/config.test.ts"] },
+    { name: "internal port dropped from the guard", file: "lib/rules/ingress.ts", find: "5432, 6379, 5678, 8000, 8501, 9090, 3000", replace: "6379, 5678, 8000, 8501, 9090, 3000", tests: ["tests/network.test.ts"] },
+    { name: "SSH accepted from a /24", file: "lib/rules/validate.ts", find: "if (cidr.prefix !== 32) return", replace: "if (cidr.prefix < 24) return", tests: ["tests/config.test.ts"] },
     { name: "instance replaced create-first", file: "components/instance.ts", find: "deleteBeforeReplace: true,", replace: "deleteBeforeReplace: false,", tests: ["tests/instance.test.ts", "tests/program.test.ts"] },
     { name: "data volume not protected", file: "components/storage.ts", find: "{ parent: this, protect: true, retainOnDelete: true }", replace: "{ parent: this, protect: false, retainOnDelete: true }", tests: ["tests/storage.test.ts"] },
     { name: "data volume deleted with the stack", file: "components/storage.ts", find: "{ parent: this, protect: true, retainOnDelete: true }", replace: "{ parent: this, protect: true, retainOnDelete: false }", tests: ["tests/storage.test.ts"] },
@@ -32,7 +32,7 @@ export const MUTATIONS: readonly Mutation[] = [
     { name: "retention keeps fewer dailies", file: "assets/backup/lib.sh", find: "KEEP_DAILY=${KEEP_DAILY:-7}", replace: "KEEP_DAILY=${KEEP_DAILY:-6}", tests: ["tests/backup-retention.test.ts"] },
     { name: "the hunt's deadline is dropped on its way to the policy", file: "lib/launch/engine-hook.ts", find: "deadlineMs: args.deadlineMinutes * 60_000,", replace: "deadlineMs: Infinity,", tests: ["tests/launch-wiring.test.ts", "tests/launch-hunt.test.ts"] },
     { name: "the mount script's content is not in its step's triggers", file: "components/host.ts", find: "triggers: [...disk, hash, ...(extra.triggers ?? [])],", replace: "triggers: [...disk, ...(extra.triggers ?? [])],", tests: ["tests/host.test.ts"] },
-    { name: "plan forgets Pulumi's missing-key rule", file: "lib/project-config.ts", find: "if (key.startsWith(`${project.name}:`)) missing.push(key);", replace: "", tests: ["tests/project-config.test.ts", "tests/plan.test.ts"] },
+    { name: "plan forgets Pulumi's missing-key rule", file: "lib/plan/project-config.ts", find: "if (key.startsWith(`${project.name}:`)) missing.push(key);", replace: "", tests: ["tests/project-config.test.ts", "tests/plan.test.ts"] },
 ];
 
 function runJest(tests: readonly string[]): boolean {

@@ -2,11 +2,11 @@
 // Evaluates index.ts for real under Pulumi's in-process mocks and prints the desired state.
 import { existsSync, readFileSync, writeFileSync } from "fs";
 import { resolve } from "path";
-import { installMockCloud, resolveOutput, settle } from "../lib/mock-cloud";
+import { installMockCloud, resolveOutput, settle } from "../lib/plan/mock-cloud";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT_FILE, SECRET_MARK, buildPlan, formatPlan, loadStackConfig, stackNameOf } from "../lib/plan";
-import { readProjectFile } from "../lib/project-config";
-import { PlanFileError, diffPlans, formatPlanDiff, parsePlan } from "../lib/plan-diff";
+import { PROJECT_FILE, SECRET_MARK, buildPlan, formatPlan, loadStackConfig, stackNameOf } from "../lib/plan/plan";
+import { readProjectFile } from "../lib/plan/project-config";
+import { PlanFileError, diffPlans, formatPlanDiff, parsePlan } from "../lib/plan/plan-diff";
 import { formatHostSteps } from "../components/host";
 
 interface PlanArgs {

@@ -5,7 +5,7 @@
 // terminal); nothing but key names is printed.
 import { spawnSync } from "child_process";
 import { CONFIG_NAMESPACE } from "../config";
-import { GENERATED_SECRETS, GENERATED_SECRETS_OUTPUT, overrideConfigKey } from "../lib/generated-secrets";
+import { GENERATED_SECRETS, GENERATED_SECRETS_OUTPUT, overrideConfigKey } from "../lib/host/generated-secrets";
 
 export interface ConfigSet {
     /** Full key, e.g. coinpilot:postgresPassword. */

@@ -12,9 +12,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { AddressInfo } from "net";
 import { Backups } from "../components/backups";
-import { ALERT_WEBHOOK_FILE, alertWebhookCommand } from "../lib/alerts";
-import { ALERT_UNIT_PATH, BACKUP_ASSETS, BACKUP_INSTALL_DIR } from "../lib/backup-files";
-import { COMPOSE_UNIT_DEFAULTS, renderComposeUnit } from "../lib/systemd-unit";
+import { ALERT_WEBHOOK_FILE, alertWebhookCommand } from "../lib/host/alerts";
+import { ALERT_UNIT_PATH, BACKUP_ASSETS, BACKUP_INSTALL_DIR } from "../lib/host/backup-files";
+import { COMPOSE_UNIT_DEFAULTS, renderComposeUnit } from "../lib/host/systemd-unit";
 import { BACKUP_DIR, REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries, runBackupScriptAsync } from "./helpers/servers";
 import { shellDefault } from "./helpers/shell";
 

@@ -4,9 +4,9 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { BACKUP_ASSETS, BACKUP_ROOT, CRON_FILE_PATH, LOG_DIR } from "../lib/backup-files";
-import { ENV_FILE_PATH } from "../lib/env-file";
-import { DATA_MOUNT_POINT } from "../lib/data-layout";
+import { BACKUP_ASSETS, BACKUP_ROOT, CRON_FILE_PATH, LOG_DIR } from "../lib/host/backup-files";
+import { ENV_FILE_PATH } from "../lib/host/env-file";
+import { DATA_MOUNT_POINT } from "../lib/host/data-layout";
 import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
 import { shellDefault } from "./helpers/shell";
 

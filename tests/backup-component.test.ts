@@ -1,5 +1,5 @@
 // The Backups component under Pulumi mocks (children, parents, order, triggers), and the pure
-// lib/backup-files.ts it is built from (which copy re-runs when one asset changes).
+// lib/host/backup-files.ts it is built from (which copy re-runs when one asset changes).
 import { byName, created, isSecretEnvelope, plainStrings, resetCreated, settle } from "./mocks";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -7,8 +7,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Backups } from "../components/backups";
-import { ALERT_UNIT_PATH, RUNBOOK_BACKUP_DIR, runbookPathsCommand, BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOGROTATE_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/backup-files";
-import { sha256 } from "../lib/hash";
+import { ALERT_UNIT_PATH, RUNBOOK_BACKUP_DIR, runbookPathsCommand, BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOGROTATE_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/host/backup-files";
+import { sha256 } from "../lib/host/hash";
 import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
 
 const INSTANCE_ID = "ocid1.instance.oc1..aaaaaaaaexampleinstance";
@@ -105,7 +105,7 @@ describe("Backups under mocks", () => {
     });
 });
 
-describe("lib/backup-files", () => {
+describe("lib/host/backup-files", () => {
     const base = planBackupCopies(readAsset);
 
     it.each(BACKUP_ASSETS.map((a) => [a.source]))("changing %s changes only its own copy's hash", (changed) => {

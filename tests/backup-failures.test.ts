@@ -7,7 +7,7 @@
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { sha256 } from "../lib/hash";
+import { sha256 } from "../lib/host/hash";
 import {
     BACKUP_DIR,
     BlackHole,

@@ -10,7 +10,7 @@ import { promisify } from "util";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { sha256 } from "../lib/hash";
+import { sha256 } from "../lib/host/hash";
 import { OCI_CLI_STANDIN, ObjectStorageStandIn, startObjectStorage } from "./helpers/object-storage";
 import {
     PG_BIN,

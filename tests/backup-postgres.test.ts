@@ -4,13 +4,13 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { sha256 } from "../lib/hash";
+import { sha256 } from "../lib/host/hash";
 import { PG_BIN, PgServer, describeWithBinaries, freePort, makeTempDir, postgresCommandEnv, requireBinaries, runBackupScript, snapshot, startPostgres } from "./helpers/servers";
 
 jest.setTimeout(60_000);
 
 const BINARIES = [path.join(PG_BIN, "initdb"), path.join(PG_BIN, "pg_ctl"), path.join(PG_BIN, "pg_dump"), path.join(PG_BIN, "pg_restore"), path.join(PG_BIN, "psql"), "runuser", "flock", "sha256sum"];
-// A password with a space: the host's .env single-quotes such values (lib/env-file.ts).
+// A password with a space: the host's .env single-quotes such values (lib/host/env-file.ts).
 const PASSWORD = "s3cret pass";
 const TABLES = { market_data: 5000, daily_risk_state: 60 } as const;
 

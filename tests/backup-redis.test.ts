@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { sha256 } from "../lib/hash";
+import { sha256 } from "../lib/host/hash";
 import { RedisServer, describeWithBinaries, freePort, makeTempDir, requireBinaries, runBackupScript, snapshot, startRedis } from "./helpers/servers";
 
 jest.setTimeout(60_000);

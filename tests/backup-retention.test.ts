@@ -5,7 +5,7 @@
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { sha256 } from "../lib/hash";
+import { sha256 } from "../lib/host/hash";
 import { describeWithBinaries, makeTempDir, requireBinaries, runBackupScript, snapshot } from "./helpers/servers";
 
 jest.setTimeout(60_000);

@@ -2,9 +2,9 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigError, DEFAULTS, RawConfig, SECRET_KEYS, validateConfig, validateProgramConfig } from "../config";
-import { mergeProjectConfig, readProjectFile } from "../lib/project-config";
-import { readStackValues } from "../lib/plan";
-import { checkNetworkCidrs, checkSshCidr, checkSshPublicKey } from "../lib/validate";
+import { mergeProjectConfig, readProjectFile } from "../lib/plan/project-config";
+import { readStackValues } from "../lib/plan/plan";
+import { checkNetworkCidrs, checkSshCidr, checkSshPublicKey } from "../lib/rules/validate";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA user@example";
 const GOOD: RawConfig = {

@@ -3,7 +3,7 @@
 import { readFileSync } from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { MIN_PULUMI_CLI, atLeast } from "../lib/engine";
+import { MIN_PULUMI_CLI, atLeast } from "../lib/plan/engine";
 
 const ROOT = path.resolve(__dirname, "..");
 

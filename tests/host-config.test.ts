@@ -4,11 +4,11 @@ import { generateKeyPairSync } from "crypto";
 import { mkdtempSync, readFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { isPassphraseProtected } from "../lib/validate";
+import { isPassphraseProtected } from "../lib/rules/validate";
 import { ConfigError, HOST_DEFAULTS, RawConfig, SECRET_KEYS, clearSecretProblems, validateHostConfig } from "../config";
-import { OFFLINE_SECRET_PLACEHOLDER, offlineSecret } from "../lib/plan";
-import { GENERATED_SECRETS, OVERRIDE_CONFIG_KEYS } from "../lib/generated-secrets";
-import { checkTimezone } from "../lib/timezone";
+import { OFFLINE_SECRET_PLACEHOLDER, offlineSecret } from "../lib/plan/plan";
+import { GENERATED_SECRETS, OVERRIDE_CONFIG_KEYS } from "../lib/host/generated-secrets";
+import { checkTimezone } from "../lib/host/timezone";
 
 // A throwaway key made at test time; no private key lives in the repo.
 const PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();

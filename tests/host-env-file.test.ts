@@ -1,8 +1,8 @@
 // The .env text: every value reads back identically through bash (`set -a; source`, as scripts do)
 // and through the runbooks' `grep | cut -d= -f2-` for bare values; unsafe input is refused.
 import { spawnSync } from "child_process";
-import { PROGRAM_ENV_KEYS, buildEnvFile, envLine } from "../lib/env-file";
-import { GENERATED_SECRETS } from "../lib/generated-secrets";
+import { PROGRAM_ENV_KEYS, buildEnvFile, envLine } from "../lib/host/env-file";
+import { GENERATED_SECRETS } from "../lib/host/generated-secrets";
 
 /** Sources the file in bash and prints each requested variable NUL-terminated. */
 function sourceInBash(text: string, keys: string[]): Record<string, string> {

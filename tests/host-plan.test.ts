@@ -2,8 +2,8 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { HOST_STEPS } from "../components/host";
-import { renderComposeUnit } from "../lib/systemd-unit";
-import { OFFLINE_SECRET_PLACEHOLDER } from "../lib/plan";
+import { renderComposeUnit } from "../lib/host/systemd-unit";
+import { OFFLINE_SECRET_PLACEHOLDER } from "../lib/plan/plan";
 
 const ROOT = path.resolve(__dirname, "..");
 

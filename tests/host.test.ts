@@ -5,13 +5,13 @@ import { tmpdir } from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { RecordedResource } from "../lib/mock-cloud";
+import { RecordedResource } from "../lib/plan/mock-cloud";
 import { A1Instance } from "../components/instance";
 import { HOST_ASSETS_DIR, HOST_STEPS, Host, HostArgs, assetHash } from "../components/host";
-import { hmacSha256, sha256 } from "../lib/hash";
-import { ENV_FILE_PATH } from "../lib/env-file";
-import { UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
-import { GENERATED_SECRETS } from "../lib/generated-secrets";
+import { hmacSha256, sha256 } from "../lib/host/hash";
+import { ENV_FILE_PATH } from "../lib/host/env-file";
+import { UNIT_NAME, renderComposeUnit } from "../lib/host/systemd-unit";
+import { GENERATED_SECRETS } from "../lib/host/generated-secrets";
 
 // Distinctive stand-ins for secrets, so a leak anywhere is found by a plain text search.
 const SECRETS = {

@@ -1,7 +1,7 @@
 import { byName, byType, created, invokes, parentOf, resolve, settle, useConfig } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
 import { A1Instance, hostnameLabel, pickAvailabilityDomain } from "../components/instance";
-import { A1_FLEX_SHAPE } from "../lib/limits";
+import { A1_FLEX_SHAPE } from "../lib/rules/limits";
 
 const BASE = {
     compartmentId: "ocid1.compartment.oc1..aaaaaaaaexamplecompartmentexampleexample",

@@ -3,7 +3,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { BACKUP_ASSETS, LOGROTATE_FILE_PATH, LOG_DIR } from "../lib/backup-files";
+import { BACKUP_ASSETS, LOGROTATE_FILE_PATH, LOG_DIR } from "../lib/host/backup-files";
 import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
 
 const asset = BACKUP_ASSETS.find((a) => a.remotePath === LOGROTATE_FILE_PATH)!;

@@ -1,8 +1,8 @@
 // Shared Pulumi mock setup. Import this FIRST in a test file: it installs the fake cloud with the
 // example stack config (Pulumi.prod.yaml) before any program or component module is loaded.
 import * as path from "path";
-import { MockCloudOptions, RecordedResource, installMockCloud, isSecretEnvelope, resolveOutput, settle as settleCloud } from "../lib/mock-cloud";
-import { readStackConfig } from "../lib/plan";
+import { MockCloudOptions, RecordedResource, installMockCloud, isSecretEnvelope, resolveOutput, settle as settleCloud } from "../lib/plan/mock-cloud";
+import { readStackConfig } from "../lib/plan/plan";
 
 export const ROOT = path.resolve(__dirname, "..");
 const EXAMPLE_STACK = readStackConfig(path.join(ROOT, "Pulumi.prod.yaml"));

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { DATA_DEVICE_PATH, DATA_MOUNT_POINT, DOCKER_DAEMON_CONFIG, DOCKER_DATA_ROOT } from "../lib/data-layout";
+import { DATA_DEVICE_PATH, DATA_MOUNT_POINT, DOCKER_DAEMON_CONFIG, DOCKER_DATA_ROOT } from "../lib/host/data-layout";
 import { shellDefault } from "./helpers/shell";
 
 const SCRIPT = path.resolve(__dirname, "..", "assets/host/mount-data-volume.sh");
@@ -28,7 +28,7 @@ it("passes shellcheck", () => {
     expect(result.status).toBe(0);
 });
 
-it("defaults to the data layout of lib/data-layout.ts", () => {
+it("defaults to the data layout of lib/host/data-layout.ts", () => {
     const text = readFileSync(SCRIPT, "utf8");
     expect(shellDefault(text, "DATA_DEVICE")).toBe(DATA_DEVICE_PATH);
     expect(shellDefault(text, "DATA_MOUNT_POINT")).toBe(DATA_MOUNT_POINT);

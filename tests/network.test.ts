@@ -1,6 +1,6 @@
 import { byName, created, parentOf, resolve, settle } from "./mocks";
 import { Network } from "../components/network";
-import { INTERNAL_PORTS, PROTOCOL, assertNoInternalPort, exposedInternalPorts } from "../lib/ingress";
+import { INTERNAL_PORTS, PROTOCOL, assertNoInternalPort, exposedInternalPorts } from "../lib/rules/ingress";
 
 type Rule = { protocol: string; source: string; tcpOptions?: { min: number; max: number }; icmpOptions?: { type: number; code?: number } };
 

@@ -11,9 +11,9 @@ import { parse } from "yaml";
 import { OffsiteCopy } from "../components/offsite";
 import { Backups } from "../components/backups";
 import { ConfigError, OFFSITE_CONFIG_KEYS, validateOffsiteConfig } from "../config";
-import { FAKE_NAMESPACE, FAKE_PAR_TOKEN_PREFIX, RecordedResource } from "../lib/mock-cloud";
-import { OFFSITE_DEFAULTS, OFFSITE_URL_FILE, lifecycleRules, lifecycleServiceStatement, normalizeExpiry, offsiteUrlCommand, offsiteUrlFileText } from "../lib/offsite";
-import { hmacSha256, sha256 } from "../lib/hash";
+import { FAKE_NAMESPACE, FAKE_PAR_TOKEN_PREFIX, RecordedResource } from "../lib/plan/mock-cloud";
+import { OFFSITE_DEFAULTS, OFFSITE_URL_FILE, lifecycleRules, lifecycleServiceStatement, normalizeExpiry, offsiteUrlCommand, offsiteUrlFileText } from "../lib/host/offsite";
+import { hmacSha256, sha256 } from "../lib/host/hash";
 import { shellDefault } from "./helpers/shell";
 import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { DiffablePlan, diffPlans, formatPlanDiff, parsePlan, replacingInputs, showChange, showValue } from "../lib/plan-diff";
+import { DiffablePlan, diffPlans, formatPlanDiff, parsePlan, replacingInputs, showChange, showValue } from "../lib/plan/plan-diff";
 
 const ROOT = path.resolve(__dirname, "..");
 

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { buildPlan, formatPlan, redact, SECRET_MARK } from "../lib/plan";
-import { RecordedResource } from "../lib/mock-cloud";
+import { buildPlan, formatPlan, redact, SECRET_MARK } from "../lib/plan/plan";
+import { RecordedResource } from "../lib/plan/mock-cloud";
 
 const ROOT = path.resolve(__dirname, "..");
 

@@ -4,8 +4,8 @@ import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
 import { PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy } from "../policy/policies";
 import { a1FlexWithinLimits, dataVolumeProtected, noInternalPorts, policies, sshFromSingleAddress } from "../policy/policies";
-import { A1_FLEX_SHAPE, FREE_TIER } from "../lib/limits";
-import { ingressRules, INTERNAL_PORTS } from "../lib/ingress";
+import { A1_FLEX_SHAPE, FREE_TIER } from "../lib/rules/limits";
+import { ingressRules, INTERNAL_PORTS } from "../lib/rules/ingress";
 
 const POLICY_DIR = path.resolve(__dirname, "..", "policy");
 
@@ -110,7 +110,7 @@ describe("no-internal-port-ingress", () => {
 describe("a1-flex-within-limits", () => {
     const instance = (shape: string, shapeConfig?: object) => resourceArgs(INSTANCE, { shape, ...(shapeConfig ? { shapeConfig } : {}) });
 
-    it("enforces lib/limits' free allowance (the one config.ts checks) when given no policy config, on the shape the program launches", async () => {
+    it("enforces lib/rules/limits' free allowance (the one config.ts checks) when given no policy config, on the shape the program launches", async () => {
         const { ocpus, memoryInGbs } = FREE_TIER;
         expect(await violations(a1FlexWithinLimits, instance(A1_FLEX_SHAPE, { ocpus, memoryInGbs }))).toEqual([]);
         expect(await violations(a1FlexWithinLimits, instance(A1_FLEX_SHAPE, { ocpus: ocpus + 1, memoryInGbs }))).toEqual([

@@ -1,7 +1,7 @@
 // The whole program (index.ts) under the fake cloud: the lifecycle properties that destroy/recreate
 // and replacements rely on, checked on what the engine actually receives.
 import { byName, byType, created, settle } from "./mocks";
-import { RecordedResource } from "../lib/mock-cloud";
+import { RecordedResource } from "../lib/plan/mock-cloud";
 
 /** What `pulumi destroy --exclude-protected` keeps: protected resources and all they depend on (parents included). */
 function keptByExcludeProtected(resources: readonly RecordedResource[]): Set<string> {

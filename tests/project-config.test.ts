@@ -1,6 +1,6 @@
-// Pulumi's config rules as lib/project-config.ts applies them (the engine suite checks the same cases
+// Pulumi's config rules as lib/plan/project-config.ts applies them (the engine suite checks the same cases
 // against the real CLI).
-import { mergeProjectConfig, ProjectFile, projectFileErrors } from "../lib/project-config";
+import { mergeProjectConfig, ProjectFile, projectFileErrors } from "../lib/plan/project-config";
 
 const project: ProjectFile = {
     name: "coinpilot",

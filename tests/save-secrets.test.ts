@@ -3,7 +3,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { GENERATED_SECRETS, GENERATED_SECRETS_OUTPUT, OVERRIDE_CONFIG_KEYS } from "../lib/generated-secrets";
+import { GENERATED_SECRETS, GENERATED_SECRETS_OUTPUT, OVERRIDE_CONFIG_KEYS } from "../lib/host/generated-secrets";
 import { configSetCalls } from "../scripts/save-secrets";
 import { REPO_ROOT, makeTempDir } from "./helpers/servers";
 

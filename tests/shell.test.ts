@@ -1,7 +1,7 @@
-// lib/shell.ts: the one quoting helper behind every remote command line, checked by letting bash
+// lib/host/shell.ts: the one quoting helper behind every remote command line, checked by letting bash
 // itself read the quoted words back.
 import { spawnSync } from "child_process";
-import { shellCommand, shellQuote } from "../lib/shell";
+import { shellCommand, shellQuote } from "../lib/host/shell";
 
 /** The words bash sees when it runs `f <quoted words>`, f printing each argument NUL-terminated. */
 function bashWords(words: readonly string[]): string[] {

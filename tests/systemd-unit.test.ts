@@ -4,8 +4,8 @@ import { spawnSync } from "child_process";
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { render } from "../lib/render";
-import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/systemd-unit";
+import { render } from "../lib/host/render";
+import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/host/systemd-unit";
 
 describe("render", () => {
     it("substitutes every {{key}}, repeated ones included", () => {

@@ -1,6 +1,6 @@
 // The runbook's SSH tunnels (seed 001, section 2.3) as the sshTunnelCommand output builds them.
 import { spawnSync } from "child_process";
-import { SEED_TUNNELS, sshTunnelCommand } from "../lib/tunnels";
+import { SEED_TUNNELS, sshTunnelCommand } from "../lib/host/tunnels";
 
 describe("sshTunnelCommand", () => {
     it("opens the seeds' four tunnels to the host's loopback, dashboard, n8n, Grafana, Prometheus", () => {

@@ -3,7 +3,7 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import * as provider from "@pulumi/pulumi/provider";
 import { previewOutputs, standinProvider, typeOf } from "./provider";
-import { PACKAGES, PackageName } from "../../lib/provider-schema";
+import { PACKAGES, PackageName } from "../../lib/plan/provider-schema";
 
 const pkg = process.argv[2] as PackageName;
 if (!PACKAGES.includes(pkg)) {

@@ -6,7 +6,7 @@
 // computed outputs of a create, and that a data-source invoke would need the cloud's API.
 import { createHash, randomBytes } from "crypto";
 import * as provider from "@pulumi/pulumi/provider";
-import { ANY_CHANGE, COMPUTED_OUTPUTS, PackageName, REPLACE_ON_CHANGES } from "../../lib/provider-schema";
+import { ANY_CHANGE, COMPUTED_OUTPUTS, PackageName, REPLACE_ON_CHANGES } from "../../lib/plan/provider-schema";
 
 /** What the stand-in remembers between calls of one process: a counter for unique ids. */
 let created = 0;

@@ -3,7 +3,7 @@
 // resources, and the engine's verdict (update or replace) must be what the README says.
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { diffPlans, DiffablePlan, parsePlan } from "../../lib/plan-diff";
+import { diffPlans, DiffablePlan, parsePlan } from "../../lib/plan/plan-diff";
 import { EXAMPLE_AD, Project, ROOT, expectOk, initExampleStack, newProject, previewJson, typeAndName } from "./harness";
 
 let project: Project;

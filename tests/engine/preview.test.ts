@@ -3,7 +3,7 @@
 import { spawnSync } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { SECRET_MARK, loadStackConfig, redact } from "../../lib/plan";
+import { SECRET_MARK, loadStackConfig, redact } from "../../lib/plan/plan";
 import { EXAMPLE_AD, PINNED_CLI, PreviewStep, Project, ROOT, expectOk, initExampleStack, newProject, previewJson, typeAndName } from "./harness";
 
 let project: Project;

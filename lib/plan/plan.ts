@@ -5,7 +5,7 @@ import { readFileSync } from "fs";
 import { resolve } from "path";
 import { parse } from "yaml";
 import { RecordedResource, isSecretEnvelope } from "./mock-cloud";
-import { IngressRule, describeRule } from "./ingress";
+import { IngressRule, describeRule } from "../rules/ingress";
 import { ProjectFile, StackValue, mergeProjectConfig, readProjectFile } from "./project-config";
 
 export const SECRET_MARK = "[secret]";
@@ -51,7 +51,7 @@ export function offlineSecret(key: string): string {
 }
 
 /** The project file the program and the real CLI read. */
-export const PROJECT_FILE = resolve(__dirname, "..", "Pulumi.yaml");
+export const PROJECT_FILE = resolve(__dirname, "..", "..", "Pulumi.yaml");
 
 /** `prod` for Pulumi.prod.yaml; other file names give the default stack name. */
 export function stackNameOf(path: string, fallback = "prod"): string {

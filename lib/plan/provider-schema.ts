@@ -2,7 +2,7 @@
 // change forces a replacement (terraform-provider-oci `ForceNew`, pulumi-command `replaceOnChanges`,
 // terraform-provider-random `RequiresReplace`) and the computed outputs a create returns. Read from the
 // providers' sources; `block.field` names a field inside a nested block. One table for both sides:
-// the offline plan's diff (lib/plan-diff.ts) and the engine's stand-in providers (engine/standin).
+// the offline plan's diff (lib/plan/plan-diff.ts) and the engine's stand-in providers (engine/standin).
 export type PackageName = "oci" | "command" | "random";
 
 export const PACKAGES: readonly PackageName[] = ["oci", "command", "random"];

@@ -193,7 +193,7 @@ export function diffPlans(before: DiffablePlan, after: DiffablePlan): PlanDiff {
     return { resources, files, destructive, reboots };
 }
 
-/** The provider schema's replace rules (lib/provider-schema.ts) that the changed fields hit. */
+/** The provider schema's replace rules (lib/plan/provider-schema.ts) that the changed fields hit. */
 export function replacingInputs(type: string, fields: readonly FieldChange[]): string[] {
     const rules = REPLACE_ON_CHANGES[type] ?? [];
     const inputs = fields.filter((f) => f.path.startsWith("inputs."));

@@ -4,7 +4,7 @@ import * as path from "path";
 import { render } from "./render";
 
 export const UNIT_NAME = "coinpilot-compose.service";
-export const UNIT_TEMPLATE_PATH = path.resolve(__dirname, "..", "assets", "systemd", `${UNIT_NAME}.tmpl`);
+export const UNIT_TEMPLATE_PATH = path.resolve(__dirname, "..", "..", "assets", "systemd", `${UNIT_NAME}.tmpl`);
 
 /** Where the app lives on the host and how Compose is invoked there. */
 export interface ComposeUnitValues {
