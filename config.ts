@@ -273,7 +273,7 @@ export function launchRetrySettings(config: StackConfig): LaunchRetrySettings {
 // ---- Host bootstrap (components/host.ts) -------------------------------------------------------
 
 /** Keys of the host bootstrap; the secret ones are declared `secret: true` in Pulumi.yaml, so Pulumi refuses them in clear. */
-export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", "appEnv", "appSecretEnv", "timezone", "swapSizeGb", ...OVERRIDE_CONFIG_KEYS] as const;
+export const HOST_CONFIG_KEYS = ["appRepoUrl", "appRef", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", "appEnv", "appSecretEnv", "timezone", "swapSizeGb", "opsWebhookUrl", ...OVERRIDE_CONFIG_KEYS] as const;
 /** timezone "": the image's zone stays (UTC on OCI's images), so cron times are UTC. */
 /** swapSizeGb 4: about the square root of an A1 host's 12 GB, room for a build's peak while 8 services run. */
 export const HOST_DEFAULTS = { appRef: "main", timezone: "", swapSizeGb: 4 } as const;
@@ -296,6 +296,8 @@ export interface HostConfig {
     readonly timezone: string;
     /** Swap file size in GiB (coinpilot:swapSizeGb); 0: none. */
     readonly swapSizeGb: number;
+    /** Discord webhook for the host's alerts only (coinpilot:opsWebhookUrl); unset, they go to coinpilot:discordWebhookUrl. */
+    readonly opsWebhookUrl?: SecretText;
 }
 
 const PRIVATE_KEY_BLOCK = /^-----BEGIN ((?:OPENSSH|RSA|EC|DSA|ENCRYPTED) )?PRIVATE KEY-----\r?\n[A-Za-z0-9+\/=\s:,-]+\r?\n-----END \1?PRIVATE KEY-----\s*$/;
@@ -363,6 +365,11 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
     const timezone = r.string("timezone", HOST_DEFAULTS.timezone).trim();
     r.check("timezone", timezone, checkTimezone);
     const swapSizeGb = r.number("swapSizeGb", HOST_DEFAULTS.swapSizeGb, { min: 0, max: 64, integer: true });
+    // alert.sh posts Discord's JSON; the URL itself never goes into a message.
+    const opsWebhookUrl = r.string("opsWebhookUrl", "");
+    if (opsWebhookUrl && !isDiscordWebhookUrl(opsWebhookUrl)) {
+        r.problem("opsWebhookUrl", "is not a Discord webhook URL (https://discord.com/api/webhooks/<id>/<token>); copy it from the ops channel's Integrations > Webhooks");
+    }
     if (r.problems.length > 0) throw new ConfigError(r.problems);
     return {
         appRepoUrl: appRepoUrl.trim(),
@@ -377,7 +384,13 @@ export function validateHostConfig(raw: RawConfig): HostConfig {
         appSecretEnv: Object.fromEntries(Object.entries(appSecretEnv.values).map(([key, value]) => [key, new SecretText(value)])),
         timezone,
         swapSizeGb,
+        ...(opsWebhookUrl ? { opsWebhookUrl: new SecretText(opsWebhookUrl) } : {}),
     };
+}
+
+/** Where the host's alerts post: coinpilot:opsWebhookUrl when set, else the hunt's coinpilot:discordWebhookUrl, else nowhere (journal only). */
+export function hostAlertWebhookUrl(stack: StackConfig, host: HostConfig): SecretText | undefined {
+    return host.opsWebhookUrl ?? stack.discordWebhookUrl;
 }
 
 // ---- Off-host copy of the backups (components/offsite.ts) --------------------------------------
@@ -452,7 +465,7 @@ export const CONFIG_KEYS = [
  * Pulumi.yaml); the optional ones cannot be typed that way (their empty default is a clear value), so
  * the program refuses them in clear instead.
  */
-export const SECRET_KEYS = ["discordWebhookUrl", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", "appSecretEnv", ...OVERRIDE_CONFIG_KEYS] as const;
+export const SECRET_KEYS = ["discordWebhookUrl", "opsWebhookUrl", "appRepoToken", "sshPrivateKey", "upbitAccessKey", "upbitSecretKey", "openaiApiKey", "appSecretEnv", ...OVERRIDE_CONFIG_KEYS] as const;
 
 /** A problem for each secret key that holds a value stored in clear (set without --secret). */
 export function clearSecretProblems(raw: RawConfig, isStoredSecret: (key: string) => boolean): string[] {

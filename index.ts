@@ -1,12 +1,13 @@
 // CoinPilot's production host on OCI: wires the components and exports what an operator needs.
 import * as pulumi from "@pulumi/pulumi";
-import { launchRetrySettings, loadConfig } from "./config";
+import { hostAlertWebhookUrl, launchRetrySettings, loadConfig } from "./config";
 import { Network } from "./components/network";
 import { A1Instance } from "./components/instance";
 import { DataStorage } from "./components/storage";
 import { Host } from "./components/host";
 import { OffsiteCopy } from "./components/offsite";
 import { sshTunnelCommand as tunnelCommand } from "./lib/host/tunnels";
+import { opsCheckCommand as checkCommand } from "./lib/host/backup-files";
 
 const { stack: config, host: hostConfig, offsite: offsiteConfig } = loadConfig();
 
@@ -62,6 +63,7 @@ const offsite = offsiteConfig.enabled
       })
     : undefined;
 
+const alertWebhook = hostAlertWebhookUrl(config, hostConfig);
 // Docker, firewall, the app at appRef, its .env, the systemd unit and a health gate, over SSH.
 const bootstrap = new Host("coinpilot-host", {
     instance: host.instance,
@@ -84,8 +86,8 @@ const bootstrap = new Host("coinpilot-host", {
     appSecretEnv: Object.fromEntries(Object.entries(hostConfig.appSecretEnv).map(([key, value]) => [key, pulumi.secret(value.reveal())])),
     dataVolumeAttachment: storage.attachment,
     ...(offsite ? { offsiteUpload: { url: offsite.uploadUrl, expires: offsite.uploadExpires } } : {}),
-    // Host alerts (failed backup jobs or compose unit, the daily backup heartbeat) go to the hunt's Discord channel.
-    ...(config.discordWebhookUrl ? { alertWebhookUrl: pulumi.secret(config.discordWebhookUrl.reveal()) } : {}),
+    // Host alerts (failed backup jobs, compose unit or boot health check; the daily backup heartbeat): opsWebhookUrl, else the hunt's channel.
+    ...(alertWebhook ? { alertWebhookUrl: pulumi.secret(alertWebhook.reveal()) } : {}),
     // Saved values of the generated secrets (restore into an empty stack); the rest are generated.
     generatedSecretOverrides: Object.fromEntries(
         Object.entries(hostConfig.generatedSecretOverrides).map(([key, value]) => [key, pulumi.secret(value.reveal())]),
@@ -102,5 +104,7 @@ export const generatedSecrets = bootstrap.generatedSecrets;
 export const sshCommand = address.apply((ip) => `ssh ubuntu@${ip}`);
 /** The runbook's tunnels: dashboard localhost:18501, n8n :15678, Grafana :13000, Prometheus :19090 (README "Reaching the internal UIs"). */
 export const sshTunnelCommand = address.apply((ip) => tunnelCommand(ip));
+/** The runbook's 24-hour check on the host, PASS/FAIL per check and its exit status (README "The runbook on this layout"). */
+export const opsCheckCommand = address.apply((ip) => checkCommand(ip));
 /** Where the off-host copies are (`oci os object list --namespace … --bucket-name …`); the upload URL is never exported. */
 export const offsiteBucket = offsite ? pulumi.interpolate`${offsite.namespace}/${offsite.bucketName}` : "";

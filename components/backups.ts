@@ -39,7 +39,8 @@ export interface BackupsArgs {
      */
     readonly offsiteUpload?: OffsiteUpload;
     /**
-     * Discord webhook the host's alerts post to (alert.sh), a secret: it goes into a root-only file
+     * Discord webhook the host's alerts post to (alert.sh; coinpilot:opsWebhookUrl, else
+     * discordWebhookUrl), a secret: it goes into a root-only file
      * (ALERT_WEBHOOK_FILE) through the step's stdin. Defaults to none (alerts reach the journal only;
      * a file left by an earlier deploy is removed when this step is deleted).
      */
@@ -53,8 +54,10 @@ const REPO_ROOT = path.resolve(__dirname, "..");
  * verification and restore rehearsal under /opt/coinpilot-ops/backup, their directories, and the
  * cron schedule /etc/cron.d/coinpilot-backup, the weekly rotation of their logs
  * (/etc/logrotate.d/coinpilot), and the alerts: alert.sh, the coinpilot-alert@.service unit that the
- * compose unit's OnFailure= starts, the daily backup heartbeat and the webhook file. Each file is
- * copied and installed by its own pair of steps, which re-run only when that file changes.
+ * compose unit's and the boot health check's OnFailure= start, the daily backup heartbeat and the
+ * webhook file; and the ops tools beside them: the health gate with coinpilot-health.service, which
+ * runs it at every boot, and the runbook's 24-hour check (ops-check.sh). Each file is copied and
+ * installed by its own pair of steps, which re-run only when that file changes.
  */
 export class Backups extends pulumi.ComponentResource {
     /** Where the scripts are installed on the host. */

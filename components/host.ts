@@ -109,8 +109,9 @@ export interface HostArgs {
     /** Where the backups are copied off the host (components/offsite.ts). Defaults to none: they stay on the host. */
     readonly offsiteUpload?: OffsiteUpload;
     /**
-     * Discord webhook for the host's alerts (failed backup jobs and compose unit, the daily backup
-     * heartbeat), a secret. Defaults to none: alerts go to the journal only.
+     * Discord webhook for the host's alerts (failed backup jobs, compose unit or boot health check;
+     * the daily backup heartbeat), a secret: coinpilot:opsWebhookUrl, else discordWebhookUrl.
+     * Defaults to none: alerts go to the journal only.
      */
     readonly alertWebhookUrl?: pulumi.Input<string>;
     /** Directory holding the step scripts. Defaults to assets/host (tests point it at a modified copy). */

@@ -1,20 +1,22 @@
 // Host-side alerts, end to end: a failing backup job runs alert.sh through lib.sh's exit handler,
 // which posts to a Discord stand-in on 127.0.0.1 at most once per job per hour, writes the journal
 // (a stand-in logger) always, and never puts the webhook URL in argv or any log. Also the daily
-// freshness heartbeat, the compose unit's OnFailure= path (--unit), and the step that installs the
-// webhook file on the host.
-import { byName, isSecretEnvelope, parentOf, plainStrings, settle, useConfig } from "./mocks";
+// freshness heartbeat, the compose unit's OnFailure= path (--unit), the boot health check's failure
+// reaching the webhook through its unit's OnFailure=, the step that installs the webhook file on the
+// host, and which webhook (coinpilot:opsWebhookUrl or discordWebhookUrl) the program ships there.
+import { byName, created, isSecretEnvelope, parentOf, plainStrings, settle, useConfig } from "./mocks";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { AddressInfo } from "net";
 import { Backups } from "../components/backups";
 import { ALERT_WEBHOOK_FILE, alertWebhookCommand } from "../lib/host/alerts";
-import { ALERT_UNIT_PATH, BACKUP_ASSETS, BACKUP_INSTALL_DIR } from "../lib/host/backup-files";
+import { ALERT_UNIT_PATH, BACKUP_ASSETS, BACKUP_INSTALL_DIR, HEALTH_UNIT_PATH, SHIPPED_ASSETS } from "../lib/host/backup-files";
 import { COMPOSE_UNIT_DEFAULTS, renderComposeUnit } from "../lib/host/systemd-unit";
+import { buildPlan, formatPlan } from "../lib/plan/plan";
 import { BACKUP_DIR, REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries, runBackupScriptAsync } from "./helpers/servers";
 import { shellDefault } from "./helpers/shell";
 
@@ -42,6 +44,35 @@ async function startWebhook(): Promise<{ url: string; received: Received[]; clos
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
     return { url: `http://127.0.0.1:${port}/api/webhooks/4242/${TOKEN}`, received, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** A unit's directive values (Key=value lines), in order. */
+function directives(unitText: string, key: string): string[] {
+    return unitText.split("\n").filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+}
+
+/** systemd's specifiers as our units use them: %N the unit's name without its suffix, %i a template's instance. */
+function expandSpecifiers(value: string, unitName: string): string {
+    const prefix = unitName.replace(/\.service$/, "");
+    const instance = prefix.includes("@") ? prefix.slice(prefix.indexOf("@") + 1) : "";
+    return value.replace(/%N/g, prefix).replace(/%i/g, instance);
+}
+
+/** The repository file installed at a host path (the ExecStart= of a unit names host paths). */
+function sourceOf(hostPath: string): string {
+    const shipped = SHIPPED_ASSETS.find((a) => a.remotePath === hostPath);
+    if (!shipped) throw new Error(`nothing is installed at ${hostPath}`);
+    return path.join(REPO_ROOT, shipped.source);
+}
+
+/** Runs a command asynchronously (a stand-in server in this process must keep answering); stdout and stderr together, as the journal gets them. */
+async function runAsync(argv: string[], env: Record<string, string>): Promise<{ status: number | null; output: string }> {
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    return { status, output };
 }
 
 describeWithBinaries(["curl", "flock"], "alerts from the backup jobs, against a Discord stand-in", () => {
@@ -176,6 +207,60 @@ describeWithBinaries(["curl", "flock"], "alerts from the backup jobs, against a 
         expect(journal()).toContain("compose: pull access denied");
     });
 
+    it("a boot health check that fails posts its reason: coinpilot-health.service's ExecStart fails, its OnFailure= unit runs alert.sh", async () => {
+        // The two units as shipped, run the way systemd would: ExecStart= of coinpilot-health.service
+        // (host paths mapped to this repository's files, the app directory to a temp one), its output
+        // kept as the unit's journal, then, on a non-zero exit, the ExecStart= of the OnFailure= unit.
+        const healthName = path.basename(HEALTH_UNIT_PATH);
+        const healthUnit = read(SHIPPED_ASSETS.find((a) => a.remotePath === HEALTH_UNIT_PATH)!.source);
+        const [execStart] = directives(healthUnit, "ExecStart").map((v) => expandSpecifiers(v, healthName).split(" "));
+        const app = path.join(work, "app");
+        fs.mkdirSync(app);
+        const bin = path.join(work, "bin");
+        // The compose unit failed at boot: health-check.sh fails at once, naming it.
+        fs.writeFileSync(path.join(bin, "systemctl"), "#!/bin/sh\nprintf 'failed\\nfailed\\n'\n", { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "docker"), `#!/bin/sh\ncase " $* " in *" config --format json "*) echo '{"services":{"bot":{}}}' ;; *) echo "NAME SERVICE STATUS" ;; esac\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "journalctl"), `#!/bin/sh\n[ "$2" = "${healthName}" ] && exec cat "${work}/health-journal"\necho "-- No entries --"\n`, { mode: 0o755 });
+        const hostEnv = { ...env, PATH: process.env.PATH ?? "", SYSTEMCTL: path.join(bin, "systemctl"), DOCKER: path.join(bin, "docker"), JOURNALCTL: path.join(bin, "journalctl"), CRON_PATHS: path.join(work, "no-cron") };
+        const args = execStart.slice(1).map((a) => (a === COMPOSE_UNIT_DEFAULTS.appDir ? app : a));
+        const health = await runAsync(["bash", sourceOf(execStart[0]), ...args], hostEnv);
+        expect(health.status).toBe(1);
+        fs.writeFileSync(path.join(work, "health-journal"), health.output);
+        expect(webhook.received).toHaveLength(0);
+
+        const [onFailure] = directives(healthUnit, "OnFailure").map((v) => expandSpecifiers(v, healthName));
+        expect(onFailure).toBe("coinpilot-alert@coinpilot-health.service");
+        const alertUnit = read(BACKUP_ASSETS.find((a) => a.remotePath === ALERT_UNIT_PATH)!.source);
+        const [alertStart] = directives(alertUnit, "ExecStart").map((v) => expandSpecifiers(v, onFailure).split(" "));
+        const alert = await runAsync(["bash", sourceOf(alertStart[0]), ...alertStart.slice(1)], hostEnv);
+        expect(alert.status).toBe(0);
+        expect(webhook.received).toHaveLength(1);
+        const message = webhook.received[0].body.content;
+        expect(message).toMatch(/^FAILED: coinpilot-health on \S+, exit 1\n```\n/);
+        // The reason is the gate's last line, so it is among the lines sent.
+        expect(message).toMatch(/\ncoinpilot-compose\.service failed \(failed\/failed\)\n```$/);
+        expect(journal()).toContain("FAILED: coinpilot-health on");
+        expect(argvs() + journal()).not.toContain(TOKEN);
+    });
+
+    it("a boot health check that passes exits 0, so systemd starts no OnFailure= unit", async () => {
+        const healthUnit = read(SHIPPED_ASSETS.find((a) => a.remotePath === HEALTH_UNIT_PATH)!.source);
+        const [execStart] = directives(healthUnit, "ExecStart").map((v) => v.split(" "));
+        const app = path.join(work, "app");
+        fs.mkdirSync(app);
+        const bin = path.join(work, "bin");
+        fs.writeFileSync(path.join(bin, "systemctl"), "#!/bin/sh\nprintf 'active\\nexited\\n'\n", { mode: 0o755 });
+        fs.writeFileSync(
+            path.join(bin, "docker"),
+            `#!/bin/sh\ncase " $* " in *" config --format json "*) echo '{"services":{"bot":{}}}' ;; *" ps --all --format json "*) echo '{"Service":"bot","State":"running","Health":""}' ;; esac\n`,
+            { mode: 0o755 },
+        );
+        const args = execStart.slice(1).map((a) => (a === COMPOSE_UNIT_DEFAULTS.appDir ? app : a));
+        const health = await runAsync(["bash", sourceOf(execStart[0]), ...args], { ...env, PATH: process.env.PATH ?? "", SYSTEMCTL: path.join(bin, "systemctl"), DOCKER: path.join(bin, "docker"), CRON_PATHS: path.join(work, "no-cron") });
+        expect(health.output).toContain("coinpilot-compose.service active (exited); all services running");
+        expect(health.status).toBe(0);
+    });
+
     it("refuses a bad job name or status (usage, exit 2)", () => {
         const run = spawnSync("bash", [ALERT_SH, "a b", "x", "/dev/null"], { env: { ...env, PATH: process.env.PATH ?? "" }, encoding: "utf8" });
         expect(run.status).toBe(2);
@@ -207,5 +292,56 @@ describe("the alert wiring on the host", () => {
         expect(isSecretEnvelope(step.inputs.stdin)).toBe(true);
         expect((step.inputs.stdin as { value: string }).value).toBe(`${url}\n`);
         expect(plainStrings(step.inputs).join("\n")).not.toContain(TOKEN);
+    });
+});
+
+describe("which webhook the program ships for the host's alerts (coinpilot:opsWebhookUrl, else discordWebhookUrl)", () => {
+    const LAUNCH_TOKEN = "TEST-ONLY-launch-channel-token-0123456789";
+    const OPS_TOKEN = "TEST-ONLY-ops-channel-token-9876543210abc";
+    const LAUNCH = `https://discord.com/api/webhooks/111111111111111111/${LAUNCH_TOKEN}`;
+    const OPS = `https://discord.com/api/webhooks/222222222222222222/${OPS_TOKEN}`;
+
+    /** The whole program under the fake cloud with these two keys; the plan's text as `npm run plan` prints it. */
+    async function program(keys: { discordWebhookUrl?: string; opsWebhookUrl?: string }) {
+        useConfig({ "coinpilot:discordWebhookUrl": keys.discordWebhookUrl, "coinpilot:opsWebhookUrl": keys.opsWebhookUrl });
+        jest.isolateModules(() => require("../index"));
+        await settle();
+        const resources = [...created];
+        const step = resources.find((r) => r.name === "coinpilot-host-backups-alert-webhook");
+        const planText = formatPlan(buildPlan("prod", resources, {}));
+        return { resources, step, planText };
+    }
+
+    it.each([
+        ["only discordWebhookUrl: the hunt's channel", { discordWebhookUrl: LAUNCH }, LAUNCH],
+        ["both: opsWebhookUrl", { discordWebhookUrl: LAUNCH, opsWebhookUrl: OPS }, OPS],
+        ["only opsWebhookUrl", { opsWebhookUrl: OPS }, OPS],
+    ])("%s reaches the root-only file, as a secret stdin only", async (_label, keys, expected) => {
+        const { resources, step, planText } = await program(keys);
+        expect(step).toBeDefined();
+        expect(step!.inputs.create).toBe(alertWebhookCommand());
+        expect(alertWebhookCommand()).toContain(ALERT_WEBHOOK_FILE);
+        expect(isSecretEnvelope(step!.inputs.stdin)).toBe(true);
+        expect((step!.inputs.stdin as { value: string }).value).toBe(`${expected}\n`);
+        // No token in any plain input of any resource (command lines, triggers), nor in the plan, which shows [secret].
+        for (const r of resources) expect([r.name, plainStrings(r.inputs).join("\n")]).toEqual([r.name, expect.not.stringMatching(new RegExp(`${LAUNCH_TOKEN}|${OPS_TOKEN}`))]);
+        const shown = planText.slice(planText.indexOf("+ command:remote:Command  coinpilot-host-backups-alert-webhook"));
+        expect(shown.split("\n").find((l) => l.trim().startsWith("stdin:"))).toMatch(/^ +stdin: \[secret\]$/);
+        expect(planText).not.toContain(LAUNCH_TOKEN);
+        expect(planText).not.toContain(OPS_TOKEN);
+    });
+
+    it("with neither, ships no webhook file: alerts reach the journal only", async () => {
+        const { resources, step } = await program({});
+        expect(step).toBeUndefined();
+        expect(resources.some((r) => r.type === "coinpilot:host:Backups")).toBe(true);
+    });
+
+    it("a new opsWebhookUrl re-runs the webhook step (its trigger, a keyed digest, changes) and nothing else of the host", async () => {
+        const before = await program({ discordWebhookUrl: LAUNCH });
+        const after = await program({ discordWebhookUrl: LAUNCH, opsWebhookUrl: OPS });
+        const inputs = (r: { inputs: Record<string, unknown> }) => JSON.stringify(plainStrings(r.inputs));
+        const changed = after.resources.filter((r) => inputs(r) !== inputs(before.resources.find((b) => b.name === r.name)!)).map((r) => r.name);
+        expect(changed).toEqual(["coinpilot-host-backups-alert-webhook"]);
     });
 });

@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Backups } from "../components/backups";
-import { ALERT_UNIT_PATH, RUNBOOK_BACKUP_DIR, runbookPathsCommand, BACKUP_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOGROTATE_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/host/backup-files";
+import { ALERT_UNIT_PATH, HEALTH_UNIT_PATH, OPS_DIR, RUNBOOK_BACKUP_DIR, runbookPathsCommand, BACKUP_ASSETS, SHIPPED_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOGROTATE_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/host/backup-files";
 import { sha256 } from "../lib/host/hash";
 import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
 
@@ -16,7 +16,7 @@ const KEY_MARKER = "TEST-ONLY-SSH-PRIVATE-KEY-MARKER";
 const readAsset = (source: string) => fs.readFileSync(path.join(REPO_ROOT, source));
 
 describe("Backups under mocks", () => {
-    const roles = BACKUP_ASSETS.map((a) => a.role);
+    const roles = SHIPPED_ASSETS.map((a) => a.role);
 
     beforeAll(async () => {
         resetCreated();
@@ -44,7 +44,11 @@ describe("Backups under mocks", () => {
                 ...roles.flatMap((role) => [`command:remote:CopyToRemote bk-copy-${role}`, `command:remote:Command bk-install-${role}`]),
             ].sort(),
         );
-        expect(roles).toEqual(["lib", "postgres-backup", "redis-backup", "n8n-backup", "verify-backups", "restore-rehearsal", "offsite-upload", "backup-freshness", "alert", "alert-unit", "logrotate", "cron"]);
+        expect(roles).toEqual([
+            ...["lib", "postgres-backup", "redis-backup", "n8n-backup", "verify-backups", "restore-rehearsal", "offsite-upload", "backup-freshness", "alert", "alert-unit", "logrotate", "cron"],
+            // The ops tools beside the backups: the boot-time health gate and the runbook's 24-hour check.
+            ...["health-check", "health-unit", "ops-check"],
+        ]);
     });
 
     it("gives every child the Docker step as its own dependency and deletes it with the VM", () => {
@@ -55,20 +59,21 @@ describe("Backups under mocks", () => {
         }
     });
 
-    it("creates the directories first, copies after them, installs each file after its copy and the cron file after every other install", () => {
+    it("creates the directories first, copies after them, installs each file after its copy and the cron file after every backup install", () => {
         const docker = byName("docker-step").urn;
         const dirs = byName("bk-dirs");
         expect(dirs.options.dependsOn).toEqual([docker]);
         for (const role of roles) expect(byName(`bk-copy-${role}`).options.dependsOn).toEqual([docker, dirs.urn]);
         const others = roles.filter((r) => r !== "cron");
         for (const role of others) expect(byName(`bk-install-${role}`).options.dependsOn).toEqual([docker, byName(`bk-copy-${role}`).urn]);
-        expect(byName("bk-install-cron").options.dependsOn).toEqual([docker, byName("bk-copy-cron").urn, ...others.map((r) => byName(`bk-install-${r}`).urn)]);
+        const backups = BACKUP_ASSETS.map((a) => a.role).filter((r) => r !== "cron");
+        expect(byName("bk-install-cron").options.dependsOn).toEqual([docker, byName("bk-copy-cron").urn, ...backups.map((r) => byName(`bk-install-${r}`).urn)]);
         expect(dirs.inputs.create).toBe(directoriesCommand());
         expect(dirs.inputs.triggers).toEqual([INSTANCE_ID, sha256(directoriesCommand())]);
     });
 
     it("gives each copy the instance id and the sha256 of exactly the file it ships", async () => {
-        for (const asset of BACKUP_ASSETS) {
+        for (const asset of SHIPPED_ASSETS) {
             const copy = byName(`bk-copy-${asset.role}`);
             expect(copy.inputs.triggers).toEqual([INSTANCE_ID, sha256(readAsset(asset.source))]);
             expect(copy.inputs.remotePath).toBe(`${STAGING_DIR}/${path.basename(asset.remotePath)}`);
@@ -92,7 +97,9 @@ describe("Backups under mocks", () => {
         expect(create("cron")).toBe(`sudo install -o root -g root -m 0644 ${STAGING_DIR}/coinpilot-backup ${CRON_FILE_PATH}`);
         expect(create("logrotate")).toBe(`sudo install -o root -g root -m 0644 ${STAGING_DIR}/coinpilot ${LOGROTATE_FILE_PATH}`);
         // The plan prints the schedule and the rotation as text; scripts go as files.
-        expect(BACKUP_ASSETS.filter((a) => a.text).map((a) => a.remotePath)).toEqual([ALERT_UNIT_PATH, LOGROTATE_FILE_PATH, CRON_FILE_PATH]);
+        expect(SHIPPED_ASSETS.filter((a) => a.text).map((a) => a.remotePath)).toEqual([ALERT_UNIT_PATH, LOGROTATE_FILE_PATH, CRON_FILE_PATH, HEALTH_UNIT_PATH]);
+        expect(create("ops-check")).toBe(`sudo install -o root -g root -m 0755 ${STAGING_DIR}/ops-check.sh ${OPS_DIR}/ops-check.sh`);
+        expect(create("health-check")).toBe(`sudo install -o root -g root -m 0755 ${STAGING_DIR}/health-check.sh ${OPS_DIR}/health-check.sh`);
     });
 
     it("keeps the SSH key secret in every child's inputs", () => {
@@ -108,7 +115,7 @@ describe("Backups under mocks", () => {
 describe("lib/host/backup-files", () => {
     const base = planBackupCopies(readAsset);
 
-    it.each(BACKUP_ASSETS.map((a) => [a.source]))("changing %s changes only its own copy's hash", (changed) => {
+    it.each(SHIPPED_ASSETS.map((a) => [a.source]))("changing %s changes only its own copy's hash", (changed) => {
         const edited = planBackupCopies((source) => (source === changed ? Buffer.concat([readAsset(source), Buffer.from("# changed\n")]) : readAsset(source)));
         const differing = edited.filter((copy, i) => copy.sha256 !== base[i].sha256).map((c) => c.source);
         expect(differing).toEqual([changed]);
@@ -182,12 +189,14 @@ describe("the generated install commands, run for real in a temp root", () => {
     it("installs each staged file with its mode; one whose staged sibling is gone still installs after its own copy changed", () => {
         const copies = planBackupCopies(readAsset);
         fs.mkdirSync(under(STAGING_DIR), { recursive: true });
-        for (const dir of [BACKUP_INSTALL_DIR, path.dirname(CRON_FILE_PATH), path.dirname(LOGROTATE_FILE_PATH), path.dirname(ALERT_UNIT_PATH)]) fs.mkdirSync(under(dir), { recursive: true });
+        for (const dir of [BACKUP_INSTALL_DIR, OPS_DIR, path.dirname(CRON_FILE_PATH), path.dirname(LOGROTATE_FILE_PATH), path.dirname(ALERT_UNIT_PATH)]) fs.mkdirSync(under(dir), { recursive: true });
         for (const copy of copies) fs.writeFileSync(under(copy.stagingPath), readAsset(copy.source));
         for (const copy of copies) {
             const result = run(installCommand(copy));
             expect([copy.role, result.stderr, result.status]).toEqual([copy.role, "", 0]);
-            expect([copy.role, systemctlCalls()]).toEqual([copy.role, copy.unit ? "systemctl daemon-reload\n" : ""]);
+            // A unit makes systemd reload; the boot health check is also enabled (for the next boot, not started).
+            const calls = copy.unit ? `systemctl daemon-reload\n${copy.enable ? `systemctl enable --quiet ${path.basename(copy.remotePath)}\n` : ""}` : "";
+            expect([copy.role, systemctlCalls()]).toEqual([copy.role, calls]);
             fs.rmSync(under("systemctl.calls"), { force: true });
             expect(fs.readFileSync(under(copy.remotePath))).toEqual(readAsset(copy.source));
             expect((fs.statSync(under(copy.remotePath)).mode & 0o777).toString(8)).toBe(copy.mode.slice(1));

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { isPassphraseProtected } from "../lib/rules/validate";
-import { ConfigError, HOST_DEFAULTS, RawConfig, SECRET_KEYS, clearSecretProblems, validateHostConfig } from "../config";
+import { ConfigError, HOST_DEFAULTS, RawConfig, SECRET_KEYS, clearSecretProblems, hostAlertWebhookUrl, validateConfig, validateHostConfig } from "../config";
 import { OFFLINE_SECRET_PLACEHOLDER, offlineSecret } from "../lib/plan/plan";
 import { GENERATED_SECRETS, OVERRIDE_CONFIG_KEYS } from "../lib/host/generated-secrets";
 import { checkTimezone } from "../lib/host/timezone";
@@ -101,6 +101,44 @@ describe("generated-secret overrides (coinpilot:postgresPassword, ...)", () => {
         const found = clearSecretProblems({ ...GOOD, postgresPassword: "stored-in-clear" }, (key) => key !== "postgresPassword");
         expect(found).toEqual(["coinpilot:postgresPassword: is stored in clear in the stack file; set it encrypted: pulumi config set --secret coinpilot:postgresPassword <value>"]);
         expect(clearSecretProblems({ ...GOOD, postgresPassword: "" }, () => false).filter((p) => p.includes("postgresPassword"))).toEqual([]);
+    });
+});
+
+describe("coinpilot:opsWebhookUrl (the host's alerts, apart from the launch notices)", () => {
+    const OPS = "https://discord.com/api/webhooks/222222222222222222/TEST-ONLY-ops-channel-token-9876543210abc";
+    const LAUNCH = "https://discord.com/api/webhooks/111111111111111111/TEST-ONLY-launch-channel-token-0123456789";
+    const STACK: RawConfig = {
+        compartmentId: "ocid1.compartment.oc1..aaaaaaaaexamplecompartmentexampleexample",
+        sshAllowedCidr: "198.51.100.7/32",
+        sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA example",
+        imageId: "ocid1.image.oc1.ap-chuncheon-1.aaaaaaaaexampleubuntu2404aarch64example",
+    };
+
+    it("is optional, kept wrapped, and takes precedence over discordWebhookUrl for the host's alerts only", () => {
+        expect(validateHostConfig(GOOD).opsWebhookUrl).toBeUndefined();
+        const host = validateHostConfig({ ...GOOD, opsWebhookUrl: ` ${OPS} ` });
+        expect(host.opsWebhookUrl?.reveal()).toBe(OPS);
+        expect(JSON.stringify(host)).not.toContain("ops-channel-token");
+        const stack = validateConfig({ ...STACK, discordWebhookUrl: LAUNCH });
+        expect(hostAlertWebhookUrl(stack, host)?.reveal()).toBe(OPS);
+        expect(hostAlertWebhookUrl(stack, validateHostConfig(GOOD))?.reveal()).toBe(LAUNCH);
+        expect(hostAlertWebhookUrl(validateConfig(STACK), validateHostConfig(GOOD))).toBeUndefined();
+        // The launch hunt reads the stack's key, which opsWebhookUrl leaves alone.
+        expect(stack.discordWebhookUrl?.reveal()).toBe(LAUNCH);
+    });
+
+    it("refuses what is not a Discord webhook, never echoing it", () => {
+        const found = problems({ ...GOOD, opsWebhookUrl: "https://hooks.example.com/TEST-ONLY-not-discord" });
+        expect(found).toEqual([expect.stringMatching(/^coinpilot:opsWebhookUrl: is not a Discord webhook URL \(https:\/\/discord\.com\/api\/webhooks\/<id>\/<token>\)/)]);
+        expect(found.join("\n")).not.toContain("TEST-ONLY");
+    });
+
+    it("is a secret the program refuses in clear, but not its empty default", () => {
+        expect(SECRET_KEYS).toContain("opsWebhookUrl");
+        expect(clearSecretProblems({ ...GOOD, opsWebhookUrl: OPS }, (key) => key !== "opsWebhookUrl")).toEqual([
+            "coinpilot:opsWebhookUrl: is stored in clear in the stack file; set it encrypted: pulumi config set --secret coinpilot:opsWebhookUrl <value>",
+        ]);
+        expect(clearSecretProblems({ ...GOOD, opsWebhookUrl: "" }, () => false).filter((p) => p.includes("opsWebhookUrl"))).toEqual([]);
     });
 });
 

@@ -414,15 +414,16 @@ describe("health-check.sh (recorded compose output)", () => {
     ])("fails loudly when an internal port is published with %s", (_label, edit, line) => {
         const result = check({ config: composeConfig(edit) });
         expect(result.status).toBe(1);
-        expect(result.stderr).toMatch(/^EXPOSED: published on all interfaces/);
-        expect(result.stderr).toContain(line);
+        // The reason comes last, after the journal and `compose ps`: the tail of the output says why.
+        expect(result.stderr).toMatch(/\n--- docker compose ps\n[\s\S]*\nEXPOSED: published on all interfaces[^\n]*\n[\s\S]*\n$/);
+        expect(result.stderr.trimEnd().split("\n").pop()).toBe(line);
     });
 
     it("fails at once with the journal tail when the unit failed", () => {
         const result = check({ unit: "failed/failed", attempts: 5 });
         expect(result.status).toBe(1);
-        expect(result.stderr).toMatch(/coinpilot-compose.service failed \(failed\/failed\)/);
         expect(result.stderr).toMatch(/journal tail for coinpilot-compose.service/);
+        expect(result.stderr.trimEnd().split("\n").pop()).toBe("coinpilot-compose.service failed (failed/failed)");
     });
 
     it("names the services that are not running or unhealthy when the checks run out", () => {

@@ -1,11 +1,44 @@
 // The rendered coinpilot-compose.service: strict template rendering, the lines that matter,
 // a snapshot, and systemd's own verifier on the real file.
 import { spawnSync } from "child_process";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from "fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { render } from "../lib/host/render";
 import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/host/systemd-unit";
+import { ALERT_UNIT_PATH, BACKUP_ASSETS, HEALTH_CHECK_PATH, HEALTH_UNIT_PATH, SHIPPED_ASSETS, installCommand, planBackupCopies } from "../lib/host/backup-files";
+
+const REPO_ROOT = path.resolve(__dirname, "..");
+const asset = (remotePath: string) => SHIPPED_ASSETS.find((a) => a.remotePath === remotePath)!;
+const assetText = (remotePath: string) => readFileSync(path.join(REPO_ROOT, asset(remotePath).source), "utf8");
+
+/**
+ * Recipe from conventions.md: a scratch root with systemd's units, stub docker.service and docker
+ * binary, the app directory, and the scripts our units run (at their host paths, executable).
+ */
+function verifyRoot(): string {
+    const which = spawnSync("sh", ["-c", "command -v systemd-analyze"]);
+    if (which.status !== 0) throw new Error("systemd-analyze is missing: apt-get install -y systemd");
+    const root = mkdtempSync(path.join(tmpdir(), "unit-verify-"));
+    mkdirSync(path.join(root, "usr/lib/systemd"), { recursive: true });
+    cpSync("/lib/systemd/system", path.join(root, "usr/lib/systemd/system"), { recursive: true, dereference: false, verbatimSymlinks: true });
+    mkdirSync(path.join(root, "etc/systemd/system"), { recursive: true });
+    writeFileSync(path.join(root, "etc/systemd/system/docker.service"), "[Unit]\nDescription=stub\n[Service]\nExecStart=/usr/bin/docker\n");
+    mkdirSync(path.join(root, "opt/coin-pilot"), { recursive: true });
+    const alertScript = BACKUP_ASSETS.find((a) => a.source === "assets/backup/alert.sh")!.remotePath;
+    for (const script of ["/usr/bin/docker", HEALTH_CHECK_PATH, alertScript]) {
+        mkdirSync(path.join(root, path.dirname(script)), { recursive: true });
+        writeFileSync(path.join(root, script), "#!/bin/sh\n");
+        chmodSync(path.join(root, script), 0o755);
+    }
+    return root;
+}
+
+/** systemd-analyze verify of UNIT in ROOT: a good unit prints nothing (its exit status is 0 even for a bad one). */
+function verify(root: string, unitName: string): { output: string; status: number | null } {
+    const result = spawnSync("systemd-analyze", ["verify", `--root=${root}`, unitName], { encoding: "utf8" });
+    return { output: result.stdout + result.stderr, status: result.status };
+}
 
 describe("render", () => {
     it("substitutes every {{key}}, repeated ones included", () => {
@@ -80,26 +113,57 @@ describe(UNIT_NAME, () => {
     });
 
     it("passes systemd-analyze verify with nothing printed", () => {
-        const which = spawnSync("sh", ["-c", "command -v systemd-analyze"]);
-        if (which.status !== 0) throw new Error("systemd-analyze is missing: apt-get install -y systemd");
-        // Recipe from conventions.md: a scratch root with systemd's units, stub docker.service and docker binary.
-        const root = mkdtempSync(path.join(tmpdir(), "unit-verify-"));
-        mkdirSync(path.join(root, "usr/lib/systemd"), { recursive: true });
-        cpSync("/lib/systemd/system", path.join(root, "usr/lib/systemd/system"), { recursive: true, dereference: false, verbatimSymlinks: true });
-        mkdirSync(path.join(root, "etc/systemd/system"), { recursive: true });
-        mkdirSync(path.join(root, "usr/bin"), { recursive: true });
-        writeFileSync(path.join(root, "etc/systemd/system/docker.service"), "[Unit]\nDescription=stub\n[Service]\nExecStart=/usr/bin/docker\n");
-        writeFileSync(path.join(root, "usr/bin/docker"), "#!/bin/sh\n");
-        chmodSync(path.join(root, "usr/bin/docker"), 0o755);
-        mkdirSync(path.join(root, "opt/coin-pilot"), { recursive: true });
+        const root = verifyRoot();
         writeFileSync(path.join(root, "etc/systemd/system", UNIT_NAME), unit);
-        const result = spawnSync("systemd-analyze", ["verify", `--root=${root}`, UNIT_NAME], { encoding: "utf8" });
-        expect(result.stdout + result.stderr).toBe("");
+        const result = verify(root, UNIT_NAME);
+        expect(result.output).toBe("");
         expect(result.status).toBe(0);
 
         // The same check catches a broken unit, so an empty output above means something.
         writeFileSync(path.join(root, "etc/systemd/system", UNIT_NAME), unit.replace("Type=oneshot", "Type=oneshoot"));
-        const broken = spawnSync("systemd-analyze", ["verify", `--root=${root}`, UNIT_NAME], { encoding: "utf8" });
-        expect(broken.stdout + broken.stderr).toMatch(/oneshoot/);
+        expect(verify(root, UNIT_NAME).output).toMatch(/oneshoot/);
+    });
+});
+
+describe("coinpilot-health.service (the health gate at every boot)", () => {
+    const text = assetText(HEALTH_UNIT_PATH);
+    const lines = text.split("\n");
+
+    it("runs the installed health gate on the compose unit's layout, after that unit, as a oneshot", () => {
+        const { appDir, composeFile, envFile } = COMPOSE_UNIT_DEFAULTS;
+        expect(lines).toContain(`ExecStart=${HEALTH_CHECK_PATH} ${UNIT_NAME} ${appDir} ${composeFile} ${envFile}`);
+        expect(lines).toContain(`After=${UNIT_NAME}`);
+        expect(lines).toContain("Type=oneshot");
+        // Pulled in at boot, and its alert is the compose unit's: coinpilot-alert@coinpilot-health.service.
+        expect(lines).toContain("WantedBy=multi-user.target");
+        expect(lines).toContain("OnFailure=coinpilot-alert@%N.service");
+        // Longer than the script's own bounds (preflight 300 s, 90 checks 10 s apart), so the script says why, not systemd.
+        const timeout = Number(lines.find((l) => l.startsWith("TimeoutStartSec="))!.split("=")[1]);
+        expect(timeout).toBeGreaterThan(300 + 90 * 10);
+    });
+
+    it("is installed 0644, systemd reloaded, and enabled for the next boot without being started now", () => {
+        const copy = planBackupCopies(() => "x").find((c) => c.remotePath === HEALTH_UNIT_PATH)!;
+        expect(copy.mode).toBe("0644");
+        expect(installCommand(copy)).toBe(
+            `sudo install -o root -g root -m 0644 /var/lib/coinpilot-ops/staging/backup/coinpilot-health.service ${HEALTH_UNIT_PATH} && sudo systemctl daemon-reload && sudo systemctl enable --quiet coinpilot-health.service`,
+        );
+        // The alert template is only reloaded: it is started by OnFailure=, never enabled.
+        expect(installCommand(planBackupCopies(() => "x").find((c) => c.remotePath === ALERT_UNIT_PATH)!)).not.toContain("enable");
+    });
+
+    it("passes systemd-analyze verify, with the compose unit and the alert it starts, printing nothing", () => {
+        const root = verifyRoot();
+        writeFileSync(path.join(root, "etc/systemd/system", UNIT_NAME), renderComposeUnit());
+        writeFileSync(path.join(root, HEALTH_UNIT_PATH), text);
+        writeFileSync(path.join(root, ALERT_UNIT_PATH), assetText(ALERT_UNIT_PATH));
+        for (const name of ["coinpilot-health.service", "coinpilot-alert@coinpilot-health.service", UNIT_NAME]) {
+            const result = verify(root, name);
+            expect([name, result.output]).toEqual([name, ""]);
+        }
+
+        // A health script that is missing on the host is caught by the same check.
+        rmSync(path.join(root, HEALTH_CHECK_PATH));
+        expect(verify(root, "coinpilot-health.service").output).toMatch(/health-check\.sh/);
     });
 });

@@ -4,14 +4,16 @@
 # service (migrations, init: restart "no"), a container that exited 0. Fails at once,
 # loudly, if a port other than the public ones is published on all interfaces: the internal
 # services (db, redis, n8n, dashboard, grafana, prometheus) must stay on 127.0.0.1.
-# On failure prints the unit's journal tail and `compose ps`. Also reports (a WARN line, not a
+# On failure prints the unit's journal tail and `compose ps`, then the reason. Also reports (a WARN line, not a
 # failure) the keys the app's .env.example lists that the .env lacks, and the memory, swap and disk
 # headroom (the OOM and full disk the seeds warn about), and any backup cron besides ours. If the
 # checkout ships the runbook's security preflight (seed 001, 5.3), it runs first against the .env and
 # the deploy fails unless it prints `[RESULT] PASSED`.
 #
-# Runs as root. DOCKER, SYSTEMCTL, JOURNALCTL and the polling budget are variables so tests can run
-# it against recorded Compose output.
+# Runs as root: by the deploy's health step, at every boot (coinpilot-health.service, installed as
+# /opt/coinpilot-ops/health-check.sh; a failure alerts), and once by ops-check.sh (HEALTH_ATTEMPTS=1).
+# DOCKER, SYSTEMCTL, JOURNALCTL and the polling budget are variables so tests can run it against
+# recorded Compose output.
 set -euo pipefail
 
 DOCKER="${DOCKER:-docker}"
@@ -81,12 +83,14 @@ else:
 PY
 }
 
+# The reason comes last, after the evidence: the tail of the output (what the boot check's alert
+# sends, what `pulumi up` ends its error with) says why.
 fail() {
-    echo "$1" >&2
     echo "--- journalctl -u $UNIT (last 60 lines)" >&2
     $JOURNALCTL -u "$UNIT" -n 60 --no-pager >&2 || true
     echo "--- docker compose ps" >&2
     compose ps --all >&2 || true
+    echo "$1" >&2
     exit 1
 }
 

@@ -1,15 +1,18 @@
 // What the Backups component ships to the host and where: the backup scripts, their shared
-// library and the cron file, with modes and content hashes. Pure: callers pass the file contents
+// library and the cron file, the alert and its unit, the boot-time health check and the ops check,
+// with modes and content hashes. Pure: callers pass the file contents
 // in, so tests can change one asset's content and see which copy would re-run.
 import { BACKUP_ROOT, DATA_MOUNT_POINT } from "./data-layout";
 import { sha256 } from "./hash";
 import { shellCommand, shellQuote } from "./shell";
 
 /**
- * Where the scripts live on the host. Not under /opt/coin-pilot: that is the app's git checkout,
+ * Where the scripts live on the host (the backups in BACKUP_INSTALL_DIR, the health gate and the ops
+ * check beside it in OPS_DIR). Not under /opt/coin-pilot: that is the app's git checkout,
  * which has its own scripts/backup/ and is reset by deploys; this tree belongs to Pulumi alone.
  */
-export const BACKUP_INSTALL_DIR = "/opt/coinpilot-ops/backup";
+export const OPS_DIR = "/opt/coinpilot-ops";
+export const BACKUP_INSTALL_DIR = `${OPS_DIR}/backup`;
 /** Backups land in BACKUP_ROOT/<kind>/ (mode 0700: they hold trading data and credentials), on the data volume. */
 export { BACKUP_ROOT };
 export const BACKUP_KINDS = ["postgres", "redis", "n8n"] as const;
@@ -38,10 +41,26 @@ export interface BackupAsset {
     readonly text?: boolean;
     /** A systemd unit: systemd re-reads its units after the install. Defaults to false. */
     readonly unit?: boolean;
+    /** A unit enabled after the install (started at the next boot, not now). Defaults to false. */
+    readonly enable?: boolean;
 }
 
-/** Started by systemd when coinpilot-compose.service fails (its OnFailure=), with that unit's name as instance. */
+/** Started by systemd when coinpilot-compose.service or coinpilot-health.service fails (their OnFailure=), with that unit's name as instance. */
 export const ALERT_UNIT_PATH = "/etc/systemd/system/coinpilot-alert@.service";
+/** The health gate's script, run at boot by HEALTH_UNIT_PATH and once by the ops check (the deploy runs its staged copy). */
+export const HEALTH_CHECK_PATH = `${OPS_DIR}/health-check.sh`;
+/** The runbook's 24-hour monitoring and Prometheus target check: `sudo /opt/coinpilot-ops/ops-check.sh [--since 24h]`. */
+export const OPS_CHECK_PATH = `${OPS_DIR}/ops-check.sh`;
+/**
+ * The ops check from the operator's machine (the opsCheckCommand output): no `-t`, so its exit status
+ * and output pass through ssh unchanged and a script or cron job can run it (the image's sudo asks
+ * no password). Arguments appended to it reach the script: `$(pulumi stack output opsCheckCommand) --since 6h`.
+ */
+export function opsCheckCommand(address: string, user = "ubuntu"): string {
+    return `ssh ${user}@${address} sudo ${OPS_CHECK_PATH}`;
+}
+/** The health gate at every boot, after coinpilot-compose.service; alerts through ALERT_UNIT_PATH when it fails. */
+export const HEALTH_UNIT_PATH = "/etc/systemd/system/coinpilot-health.service";
 
 function script(file: string, mode: "0755" | "0644" = "0755"): BackupAsset {
     return { role: file.replace(/(\.sh)$/, "").replace(/_/g, "-"), source: `assets/backup/${file}`, remotePath: `${BACKUP_INSTALL_DIR}/${file}`, mode };
@@ -66,6 +85,20 @@ export const BACKUP_ASSETS: readonly BackupAsset[] = [
     { role: "cron", source: "assets/cron/coinpilot-backup", remotePath: CRON_FILE_PATH, mode: "0644", text: true },
 ];
 
+/**
+ * The ops tools installed beside the backups, after them (the health unit's OnFailure= needs the alert
+ * unit): the deploy's health gate, the unit that runs it at every boot (enabled, not started), and
+ * the runbook's 24-hour check. No cron runs them.
+ */
+export const OPS_ASSETS: readonly BackupAsset[] = [
+    { role: "health-check", source: "assets/host/health-check.sh", remotePath: HEALTH_CHECK_PATH, mode: "0755" },
+    { role: "health-unit", source: "assets/systemd/coinpilot-health.service", remotePath: HEALTH_UNIT_PATH, mode: "0644", text: true, unit: true, enable: true },
+    { role: "ops-check", source: "assets/host/ops-check.sh", remotePath: OPS_CHECK_PATH, mode: "0755" },
+];
+
+/** Everything the Backups component ships, in install order. */
+export const SHIPPED_ASSETS: readonly BackupAsset[] = [...BACKUP_ASSETS, ...OPS_ASSETS];
+
 export function stagingPath(asset: BackupAsset): string {
     return `${STAGING_DIR}/${asset.remotePath.split("/").pop()}`;
 }
@@ -75,9 +108,9 @@ export interface PlannedCopy extends BackupAsset {
     readonly sha256: string;
 }
 
-/** The assets with their staging paths and content hashes; `read` returns a source file's content. */
+/** Every shipped asset (SHIPPED_ASSETS) with its staging path and content hash; `read` returns a source file's content. */
 export function planBackupCopies(read: (source: string) => string | Buffer): PlannedCopy[] {
-    return BACKUP_ASSETS.map((asset) => ({ ...asset, stagingPath: stagingPath(asset), sha256: sha256(read(asset.source)) }));
+    return SHIPPED_ASSETS.map((asset) => ({ ...asset, stagingPath: stagingPath(asset), sha256: sha256(read(asset.source)) }));
 }
 
 function parent(dir: string): string {
@@ -142,5 +175,7 @@ export function runbookPathsCommand(): string {
  */
 export function installCommand(copy: PlannedCopy): string {
     const install = `sudo install -o root -g root -m ${copy.mode} ${shellQuote(copy.stagingPath)} ${shellQuote(copy.remotePath)}`;
-    return copy.unit ? `${install} && sudo systemctl daemon-reload` : install;
+    const unitName = copy.remotePath.split("/").pop()!;
+    if (!copy.unit) return install;
+    return copy.enable ? `${install} && sudo systemctl daemon-reload && sudo systemctl enable --quiet ${shellQuote(unitName)}` : `${install} && sudo systemctl daemon-reload`;
 }
