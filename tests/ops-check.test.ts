@@ -1,7 +1,8 @@
-// The runbook's 24-hour check (seed 001, 11.3/13.4) and its Prometheus target check (6.3), run for
-// real: ops-check.sh with the real health-check.sh and backup_freshness.sh under it, against a
-// Prometheus stand-in on 127.0.0.1 (/api/v1/targets) and a recorded `docker` on PATH (compose
-// config/ps/logs, inspect, the Redis scan), as the other asset tests do.
+// The runbook's 24-hour check (seed 001, 11.3/13.4) and its metric checks (6.3), run for real:
+// ops-check.sh with the real health-check.sh and backup_freshness.sh under it, against Prometheus and
+// Grafana stand-ins on 127.0.0.1 (/api/v1/targets, /api/prometheus/grafana/api/v1/rules) and a
+// recorded `docker` on PATH (compose config/ps/logs, inspect, the Redis scan), as the other asset
+// tests do.
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
@@ -16,6 +17,8 @@ const HOST_DIR = path.join(REPO_ROOT, "assets", "host");
 const OPS_CHECK = path.join(HOST_DIR, "ops-check.sh");
 const SERVICES = ["db", "redis", "collector", "bot", "dashboard", "n8n", "prometheus", "grafana"];
 const REDIS_PASSWORD = "TEST-ONLY-redis-pw-9f8e7d";
+const GRAFANA_PASSWORD = "TEST-ONLY-grafana-pw-4c3b2a";
+const SEED_RULES = ["BotDown", "ApiLatencyP95High", "VolatilityMetricMissing"];
 const HOUR = 3600 * 1000;
 
 /** Docker's RFC 3339 with nanoseconds, as `logs --timestamps` and `inspect` write it. */
@@ -49,6 +52,29 @@ async function startPrometheus(): Promise<{ url: string; targets: Target[]; requ
     return { url: `http://127.0.0.1:${port}`, targets, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
+interface Rule {
+    name: string;
+    state: "inactive" | "pending" | "firing";
+    health: "ok" | "nodata" | "error";
+    lastError?: string;
+}
+
+/** Grafana's Prometheus-style rules API (GET /api/prometheus/grafana/api/v1/rules), behind basic auth as admin. */
+async function startGrafana(): Promise<{ url: string; rules: Rule[]; requests: string[]; close: () => Promise<void> }> {
+    const rules: Rule[] = [];
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+        requests.push(`${req.method} ${req.url}`);
+        if (req.headers.authorization !== `Basic ${Buffer.from(`admin:${GRAFANA_PASSWORD}`).toString("base64")}`) return void res.writeHead(401).end('{"message":"Invalid username or password"}');
+        if (req.url !== "/api/prometheus/grafana/api/v1/rules") return void res.writeHead(404).end();
+        const groups = [{ name: "coinpilot", file: "CoinPilot", rules: rules.map((r) => ({ ...r, type: "alerting", query: "", lastError: r.lastError ?? "" })) }];
+        res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ status: "success", data: { groups } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, rules, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 /** What the stand-ins answer; each test edits a fresh copy. */
 interface HostState {
     unit: string;
@@ -59,6 +85,8 @@ interface HostState {
     backupAgeHours: Record<string, number>;
     /** REDIS_PASSWORD in the app's .env (the Redis stand-in accepts REDIS_PASSWORD only). */
     envRedisPassword: string;
+    /** GRAFANA_ADMIN_PASSWORD in the app's .env (the Grafana stand-in accepts GRAFANA_PASSWORD only). */
+    envGrafanaPassword: string;
 }
 
 function healthyState(): HostState {
@@ -75,6 +103,7 @@ function healthyState(): HostState {
         botStatusKeys: ["bot:status:KRW-BTC", "bot:status:KRW-ETH"],
         backupAgeHours: { postgres: 2, redis: 2, n8n: 2 },
         envRedisPassword: REDIS_PASSWORD,
+        envGrafanaPassword: GRAFANA_PASSWORD,
     };
 }
 
@@ -84,20 +113,29 @@ interface Run {
     stderr: string;
     /** Every argv the `docker` stand-in was called with, one line each. */
     dockerCalls: string;
+    /** Every argv curl was called with, and its stdin. */
+    curlCalls: string;
 }
 
-describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against a Prometheus stand-in and a recorded docker", () => {
+describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against Prometheus and Grafana stand-ins and a recorded docker", () => {
     let prometheus: Awaited<ReturnType<typeof startPrometheus>>;
+    let grafana: Awaited<ReturnType<typeof startGrafana>>;
     let work: string;
 
     beforeAll(async () => {
         requireBinaries(["python3", "curl", "flock"]);
         prometheus = await startPrometheus();
+        grafana = await startGrafana();
     });
-    afterAll(() => prometheus.close());
+    afterAll(async () => {
+        await prometheus.close();
+        await grafana.close();
+    });
     beforeEach(() => {
         work = makeTempDir("ops-check");
         prometheus.requests.length = 0;
+        grafana.requests.length = 0;
+        grafana.rules.splice(0, grafana.rules.length, ...SEED_RULES.map((name): Rule => ({ name, state: "inactive", health: "ok" })));
         prometheus.targets.splice(0, prometheus.targets.length, { job: "coinpilot-core", instance: "bot:8000", health: "up" }, { job: "prometheus", instance: "localhost:9090", health: "up" });
     });
     afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -108,7 +146,7 @@ describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against a Prom
         const app = path.join(work, "app");
         const envDir = path.join(app, path.dirname(COMPOSE_UNIT_DEFAULTS.envFile));
         for (const dir of [bin, envDir, path.join(work, "logs"), path.join(work, "cron.d")]) fs.mkdirSync(dir, { recursive: true });
-        fs.writeFileSync(path.join(app, COMPOSE_UNIT_DEFAULTS.envFile), `POSTGRES_USER=coinpilot\nREDIS_PASSWORD=${state.envRedisPassword}\n`);
+        fs.writeFileSync(path.join(app, COMPOSE_UNIT_DEFAULTS.envFile), `POSTGRES_USER=coinpilot\nREDIS_PASSWORD=${state.envRedisPassword}\nGRAFANA_ADMIN_USER=admin\nGRAFANA_ADMIN_PASSWORD=${state.envGrafanaPassword}\n`);
         const services = Object.fromEntries(SERVICES.map((s) => [s, { restart: "unless-stopped" }]));
         fs.writeFileSync(path.join(work, "config.json"), JSON.stringify({ name: "oci", services }));
         fs.writeFileSync(path.join(work, "ps.json"), state.ps.map((r) => JSON.stringify({ Name: `coinpilot-${r.Service}`, ...r })).join("\n"));
@@ -145,6 +183,9 @@ describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against a Prom
             ].join("\n"),
             { mode: 0o755 },
         );
+        // curl as itself, its argv and stdin recorded on the way.
+        const curl = path.join(bin, "curl");
+        fs.writeFileSync(curl, `#!/usr/bin/env bash\nprintf 'argv: %s\\n' "$*" >>"${work}/curl-calls"\nif [[ " $* " == *" --config - "* ]]; then stdin=$(cat); printf 'stdin: %s\\n' "$stdin" >>"${work}/curl-calls"; exec curl "$@" <<<"$stdin"; fi\nexec curl "$@"\n`, { mode: 0o755 });
         const [active, sub] = state.unit.split("/");
         fs.writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\nprintf '%s\\n' ${active} ${sub}\n`, { mode: 0o755 });
         fs.writeFileSync(path.join(bin, "journalctl"), `#!/bin/sh\necho "journal line of $2"\n`, { mode: 0o755 });
@@ -158,6 +199,8 @@ describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against a Prom
                 HEALTH_CHECK: path.join(HOST_DIR, "health-check.sh"),
                 FRESHNESS_CHECK: path.join(BACKUP_DIR, "backup_freshness.sh"),
                 PROMETHEUS_URL: prometheus.url,
+                GRAFANA_URL: grafana.url,
+                CURL: curl,
                 BACKUP_ROOT: backups,
                 // The health gate's reports read this test's cron tables, not the machine's.
                 CRON_PATHS: path.join(work, "cron.d"),
@@ -171,14 +214,14 @@ describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against a Prom
         child.stdout.on("data", (d) => (stdout += d));
         child.stderr.on("data", (d) => (stderr += d));
         const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
-        const calls = path.join(work, "docker-calls");
-        return { status, stdout, stderr, dockerCalls: fs.existsSync(calls) ? fs.readFileSync(calls, "utf8") : "" };
+        const recorded = (file: string) => (fs.existsSync(path.join(work, file)) ? fs.readFileSync(path.join(work, file), "utf8") : "");
+        return { status, stdout, stderr, dockerCalls: recorded("docker-calls"), curlCalls: recorded("curl-calls") };
     }
 
     /** The verdict line of each check, by name. */
     const verdicts = (stdout: string) => Object.fromEntries([...stdout.matchAll(/^(PASS|FAIL) {2}(\S+) +(.*)$/gm)].map((m) => [m[2], `${m[1]} ${m[3]}`]));
 
-    it("passes a healthy host: six checks PASS, [RESULT] PASSED, exit 0", async () => {
+    it("passes a healthy host: seven checks PASS, [RESULT] PASSED, exit 0", async () => {
         const run = await check(healthyState());
         expect(run.stderr).toBe("");
         expect(run.status).toBe(0);
@@ -191,6 +234,7 @@ describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against a Prom
             logs: "PASS bot: no line matches critical|traceback|undefined|failed; n8n: no line matches error|failed|not registered",
             bot: expect.stringMatching(/^PASS the bot's last log line is [34]m old, its longest silence 10m \(limit 30m\)$/),
             targets: "PASS 2 targets up: coinpilot-core (bot:8000), prometheus (localhost:9090)",
+            grafana: "PASS 3 alert rules Normal: ApiLatencyP95High, BotDown, VolatilityMetricMissing",
             backups: expect.stringMatching(/^PASS backups fresh: postgres 2h \(postgres_20260301T030500Z\.dump\) redis 2h \(\S+\) n8n 2h \(\S+\); \S+ free on the backup volume$/),
         });
         // The health gate's own report (headroom) follows its verdict; the bot's status keys follow its.
@@ -198,13 +242,18 @@ describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against a Prom
         expect(run.stdout).toContain("\n                2 bot:status:* key(s) in Redis: bot:status:KRW-BTC bot:status:KRW-ETH\n");
         // Prometheus asked on its API, the logs of the window, the Redis password never on a command line.
         expect(prometheus.requests).toEqual(["GET /api/v1/targets?state=active"]);
+        expect(grafana.requests).toEqual(["GET /api/prometheus/grafana/api/v1/rules"]);
+        // Grafana's admin password reaches curl on stdin only.
+        expect(run.curlCalls).toContain(`stdin: user = "admin:${GRAFANA_PASSWORD}"`);
+        expect(run.curlCalls.split("\n").filter((l) => l.startsWith("argv:")).join("\n")).not.toContain(GRAFANA_PASSWORD);
+        expect(run.stdout).not.toContain(GRAFANA_PASSWORD);
         expect(run.dockerCalls).toContain("compose --env-file deploy/cloud/oci/.env -f deploy/cloud/oci/docker-compose.prod.yml logs --no-color --no-log-prefix --timestamps --since 24h bot\n");
         expect(run.dockerCalls).toContain("inspect c0ffee0 c0ffee1 c0ffee2 c0ffee3 c0ffee4 c0ffee5 c0ffee6 c0ffee7\n");
         expect(run.dockerCalls).not.toContain(REDIS_PASSWORD);
         expect(run.stdout).not.toContain(REDIS_PASSWORD);
     });
 
-    it("fails with what is wrong: a target down and a job missing, errors in the logs, a restarted and an OOM-killed container, a silent bot, stale backups", async () => {
+    it("fails with what is wrong: a target down and a job missing, a firing and a failing rule and one missing, errors in the logs, a restarted and an OOM-killed container, a silent bot, stale backups", async () => {
         prometheus.targets.splice(0, prometheus.targets.length, { job: "node", instance: "host:9100", health: "up" }, { job: "prometheus", instance: "localhost:9090", health: "down", lastError: 'Get "http://localhost:9090/metrics": context deadline exceeded' });
         const state = healthyState();
         state.containers[3] = { Name: "/coinpilot-bot", RestartCount: 2, State: { Status: "running", StartedAt: stamp(HOUR), OOMKilled: false, ExitCode: 0 } };
@@ -214,9 +263,10 @@ describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against a Prom
         state.logs.n8n.push(`${stamp(HOUR)} Received request for unknown webhook: The requested webhook "POST trade" is not registered.`);
         state.botStatusKeys = [];
         state.backupAgeHours.redis = 30;
+        grafana.rules.splice(0, grafana.rules.length, { name: "BotDown", state: "firing", health: "ok" }, { name: "ApiLatencyP95High", state: "inactive", health: "error", lastError: "datasource not found" });
         const run = await check(state);
         expect(run.status).toBe(1);
-        expect(run.stdout.trimEnd().split("\n").pop()).toBe("[RESULT] FAILED: restarts logs bot targets backups");
+        expect(run.stdout.trimEnd().split("\n").pop()).toBe("[RESULT] FAILED: restarts logs bot targets grafana backups");
         const v = verdicts(run.stdout);
         expect(v.health).toMatch(/^PASS /);
         expect(v.restarts).toBe("FAIL 2 of 8 containers restarted or OOM-killed");
@@ -228,7 +278,24 @@ describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against a Prom
         expect(run.stdout).toContain("                no bot:status:* key in Redis: the bot has not written its status\n");
         expect(v.targets).toBe("FAIL 1 of 2 targets not up, 1 required job(s) without a target");
         expect(run.stdout).toContain('                prometheus (localhost:9090): down: Get "http://localhost:9090/metrics": context deadline exceeded\n                job coinpilot-core: no active target (is it in prometheus.yml?)\n');
+        expect(v.grafana).toBe("FAIL 2 of 2 alert rules not Normal, 1 required rule(s) missing");
+        expect(run.stdout).toContain(
+            "                BotDown: firing\n                ApiLatencyP95High: Normal, health error: datasource not found\n                VolatilityMetricMissing: no such alert rule (seed 001, 9.1)\n",
+        );
         expect(v.backups).toMatch(/^FAIL backups are STALE: redis: newest backup redis_20260301T030500Z\.rdb is 30h old \(limit 26h\)$/);
+    });
+
+    it("passes a rule without data that is Normal (9.2's No data policy), naming it; fails when Grafana refuses the .env's admin password", async () => {
+        grafana.rules[2].health = "nodata";
+        const nodata = await check(healthyState());
+        expect(nodata.status).toBe(0);
+        expect(nodata.stdout).toContain("                VolatilityMetricMissing: Normal, health nodata (9.2: its No data handling is Normal)\n");
+        const state = healthyState();
+        state.envGrafanaPassword = "not-the-grafana-one";
+        const refused = await check(state);
+        expect(refused.status).toBe(1);
+        expect(verdicts(refused.stdout).grafana).toBe("FAIL Grafana refused the .env's GRAFANA_ADMIN_USER/GRAFANA_ADMIN_PASSWORD (HTTP 401; changed in the UI?)");
+        expect(refused.stdout).not.toContain("not-the-grafana-one");
     });
 
     it("only counts restarts within the window: --since 6h passes a restart 7 hours ago that the default 24h fails", async () => {
@@ -275,6 +342,17 @@ describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against a Prom
         expect(verdicts(run.stdout).bot).toMatch(/^FAIL the bot's last log line/);
         expect(run.stdout).toContain("                reading bot:status:* from coinpilot-redis failed: AUTH failed: WRONGPASS invalid username-password pair\n");
         expect(run.stdout + run.dockerCalls).not.toContain("not-the-one");
+    });
+
+    it("fails the logs and bot checks, saying why, when a service's logs cannot be read", async () => {
+        const run = await check(healthyState(), [], { BOT_SERVICE: "trader" });
+        expect(run.status).toBe(1);
+        const v = verdicts(run.stdout);
+        expect(v.logs).toBe("FAIL docker compose logs trader failed: no such service: trader");
+        expect(run.stdout).toContain("\n                n8n: no line matches error|failed|not registered\n");
+        expect(v.bot).toBe("FAIL docker compose logs trader failed: no such service: trader");
+        // No empty detail lines.
+        expect(run.stdout).not.toMatch(/\n {16}\n/);
     });
 
     it("appends the report to --output, and refuses bad usage with exit 2", async () => {

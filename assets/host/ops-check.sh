@@ -17,13 +17,17 @@
 #             T+6h "no gaps in the log"), and its bot:status:* keys are in Redis (seed 002)
 #   targets   every active Prometheus target is up, the coinpilot-core job among them (6.3, T+1h):
 #             GET PROMETHEUS_URL/api/v1/targets on the host's loopback
+#   grafana   Grafana's alert rules are Normal (not pending or firing, evaluating without error), the
+#             three of 9.1 among them (6.3, T+1h): GET GRAFANA_URL/api/prometheus/grafana/api/v1/rules
+#             as the .env's GRAFANA_ADMIN_USER (the password reaches curl on stdin, never argv)
 #   backups   the newest backup of each kind is under 26 h old (backup_freshness.sh, without its
 #             heartbeat post and its log; T+24h)
 #
 # Runs as root (docker, the backups). Commands and paths are variables, so tests run it against
 # stand-ins: DOCKER, CURL (and SYSTEMCTL, JOURNALCTL for health-check.sh), HEALTH_CHECK,
 # FRESHNESS_CHECK, APP_DIR, COMPOSE_FILE, COMPOSE_ENV_FILE, UNIT, PROMETHEUS_URL, PROMETHEUS_JOBS,
-# REDIS_CONTAINER, BOT_SERVICE, N8N_SERVICE, BOT_ERRORS, N8N_ERRORS, BOT_SILENCE_MINUTES, CALL_TIMEOUT.
+# GRAFANA_URL, GRAFANA_RULES, REDIS_CONTAINER, BOT_SERVICE, N8N_SERVICE, BOT_ERRORS, N8N_ERRORS,
+# BOT_SILENCE_MINUTES, CALL_TIMEOUT.
 set -uo pipefail
 
 DOCKER=${DOCKER:-docker}
@@ -36,6 +40,8 @@ HEALTH_CHECK=${HEALTH_CHECK:-/opt/coinpilot-ops/health-check.sh}
 FRESHNESS_CHECK=${FRESHNESS_CHECK:-/opt/coinpilot-ops/backup/backup_freshness.sh}
 PROMETHEUS_URL=${PROMETHEUS_URL:-http://127.0.0.1:9090}
 PROMETHEUS_JOBS=${PROMETHEUS_JOBS:-coinpilot-core}
+GRAFANA_URL=${GRAFANA_URL:-http://127.0.0.1:3000}
+GRAFANA_RULES=${GRAFANA_RULES:-BotDown ApiLatencyP95High VolatilityMetricMissing}
 REDIS_CONTAINER=${REDIS_CONTAINER:-coinpilot-redis}
 BOT_SERVICE=${BOT_SERVICE:-bot}
 N8N_SERVICE=${N8N_SERVICE:-n8n}
@@ -79,6 +85,7 @@ trap 'rm -rf -- "$WORK"' EXIT
 #   restarts INSPECT_JSON WINDOW   containers restarted by Docker within WINDOW seconds, or OOM-killed
 #   silence LOG WINDOW MINUTES     the longest silence of a `logs --timestamps` file, and until now
 #   targets TARGETS_JSON JOBS      active targets that are not up, and required jobs without one
+#   rules RULES_JSON NAMES         Grafana alert rules not Normal, and required rules missing
 # The first line printed is the verdict's summary; the exit status is the verdict.
 inspect() {
     python3 - "$@" <<'PY'
@@ -155,6 +162,28 @@ elif mode == "targets":
         print("\n".join(down + missing))
         sys.exit(1)
     print("%d targets up: %s" % (len(up), ", ".join(up)))
+elif mode == "rules":
+    with open(sys.argv[2]) as f:
+        answer = json.load(f)
+    rules = [r for g in ((answer.get("data") or {}).get("groups") or []) for r in (g.get("rules") or [])]
+    problems, notes = [], []
+    for r in rules:
+        state, health = r.get("state") or "inactive", r.get("health") or "ok"
+        if state != "inactive" or health == "error":
+            problems.append("%s: %s%s%s" % (r.get("name"), "Normal" if state == "inactive" else state, ", health " + health if health != "ok" else "", ": " + r["lastError"] if r.get("lastError") else ""))
+        elif health != "ok":
+            notes.append("%s: Normal, health %s (9.2: its No data handling is Normal)" % (r.get("name"), health))
+    names = {r.get("name") for r in rules}
+    missing = ["%s: no such alert rule (seed 001, 9.1)" % name for name in sys.argv[3].split() if name not in names]
+    if answer.get("status") != "success" or problems or missing:
+        words = ["%d of %d alert rules not Normal" % (len(problems), len(rules))]
+        words += ["%d required rule(s) missing" % len(missing)] if missing else []
+        print(", ".join(words))
+        print("\n".join(problems + missing + notes))
+        sys.exit(1)
+    print("%d alert rules Normal: %s" % (len(rules), ", ".join(sorted(str(n) for n in names))))
+    if notes:
+        print("\n".join(notes))
 else:
     sys.exit("unknown mode " + mode)
 PY
@@ -187,11 +216,11 @@ check_restarts() {
     local -a ids
     mapfile -t ids < <(compose ps --all --quiet 2>"$WORK/ps.err")
     if ((${#ids[@]} == 0)); then
-        echo "no containers of the stack ($(tr '\n' ' ' <"$WORK/ps.err"))"
+        echo "no containers of the stack ($(paste -sd' ' "$WORK/ps.err"))"
         return 1
     fi
     if ! timeout "$CALL_TIMEOUT" "${docker_cmd[@]}" inspect "${ids[@]}" >"$WORK/inspect.json" 2>"$WORK/inspect.err"; then
-        echo "docker inspect failed: $(tr '\n' ' ' <"$WORK/inspect.err")"
+        echo "docker inspect failed: $(paste -sd' ' "$WORK/inspect.err")"
         return 1
     fi
     inspect restarts "$WORK/inspect.json" "$WINDOW"
@@ -202,12 +231,12 @@ fetch_logs() {
     local service
     for service in "$BOT_SERVICE" "$N8N_SERVICE"; do
         compose logs --no-color --no-log-prefix --timestamps --since "$SINCE" "$service" >"$WORK/$service.log" 2>"$WORK/$service.err" ||
-            echo "docker compose logs $service failed: $(tr '\n' ' ' <"$WORK/$service.err")" >"$WORK/$service.failed"
+            echo "docker compose logs $service failed: $(paste -sd' ' "$WORK/$service.err")" >"$WORK/$service.failed"
     done
 }
 
 check_logs() {
-    local service pattern count
+    local service pattern count line
     local -a bad=() good=() details=()
     for service in "$BOT_SERVICE" "$N8N_SERVICE"; do
         pattern=$N8N_ERRORS
@@ -227,7 +256,9 @@ check_logs() {
     done
     if ((${#bad[@]})); then
         joined "${bad[@]}"
-        printf '%s\n' "${good[@]}" "${details[@]}"
+        for line in "${good[@]}" "${details[@]}"; do
+            printf '%s\n' "$line"
+        done
         return 1
     fi
     joined "${good[@]}"
@@ -272,6 +303,24 @@ check_targets() {
         return 1
     fi
     inspect targets "$WORK/targets.json" "$PROMETHEUS_JOBS"
+}
+
+check_grafana() {
+    local code
+    # The admin password goes to curl in its config on stdin, never on a command line.
+    if ! code=$(printf 'user = "%s:%s"\n' "$(env_value GRAFANA_ADMIN_USER)" "$(env_value GRAFANA_ADMIN_PASSWORD)" |
+        $CURL --config - --silent --show-error --max-time 20 --output "$WORK/rules.json" --write-out '%{http_code}' "$GRAFANA_URL/api/prometheus/grafana/api/v1/rules" 2>&1); then
+        echo "Grafana does not answer at $GRAFANA_URL: ${code//$'\n'/ }"
+        return 1
+    fi
+    if [[ $code == 401 ]]; then
+        echo "Grafana refused the .env's GRAFANA_ADMIN_USER/GRAFANA_ADMIN_PASSWORD (HTTP 401; changed in the UI?)"
+        return 1
+    elif [[ $code != 200 ]]; then
+        echo "Grafana answered HTTP $code at $GRAFANA_URL/api/prometheus/grafana/api/v1/rules"
+        return 1
+    fi
+    inspect rules "$WORK/rules.json" "$GRAFANA_RULES"
 }
 
 check_backups() {
@@ -319,6 +368,7 @@ run_check restarts check_restarts
 run_check logs check_logs
 run_check bot check_bot
 run_check targets check_targets
+run_check grafana check_grafana
 run_check backups check_backups
 if ((${#failed[@]})); then
     say "[RESULT] FAILED: ${failed[*]}"
