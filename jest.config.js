@@ -1,13 +1,18 @@
 /** @type {import('jest').Config} */
+// The unit tier (`npm test`, after the type-check): every test file under tests/ that jest.tiers.js does
+// not send elsewhere. jest.assets.config.js, jest.engine.config.js and jest.e2e.config.js start from this.
+const { ASSET_TESTS, OWN_TIERS, ignoring } = require("./jest.tiers");
+
 module.exports = {
-  testEnvironment: "node",
+  // jest's node environment without the cost of source-mapping the stacks @pulumi/pulumi captures
+  // eagerly for every resource (tests/helpers/environment.js: about half a program evaluation's CPU).
+  testEnvironment: "<rootDir>/tests/helpers/environment.js",
   // @pulumi/pulumi keeps its runtime state on the global object (one store per worker); jest 30
   // would otherwise "soft delete" it between files and warn on every later access.
   testEnvironmentOptions: { globalsCleanup: "off" },
   roots: ["<rootDir>/tests"],
   testMatch: ["**/*.test.ts"],
-  // The real-engine tier runs on its own (jest.engine.config.js, npm run test:engine).
-  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/tests/engine/"],
+  testPathIgnorePatterns: ["/node_modules/", ...OWN_TIERS.map((dir) => `<rootDir>/${dir}`), ...ignoring(ASSET_TESTS)],
   transform: { "^.+\\.ts$": ["ts-jest", {}] },
   // Pulumi mocks hold global state: each test file gets its own module registry anyway,
   // but keep files in separate workers so setMocks never leaks across suites.

@@ -35,9 +35,16 @@ export const MUTATIONS: readonly Mutation[] = [
     { name: "plan forgets Pulumi's missing-key rule", file: "lib/plan/project-config.ts", find: "if (key.startsWith(`${project.name}:`)) missing.push(key);", replace: "", tests: ["tests/project-config.test.ts", "tests/plan.test.ts"] },
 ];
 
+/** Passes when every given file passes, each run under its tier's jest config (jest.tiers.js). */
 function runJest(tests: readonly string[]): boolean {
-    const run = spawnSync("npx", ["jest", "--silent", "--bail", ...tests], { cwd: ROOT, encoding: "utf8", env: { ...process.env, CI: "true" } });
-    return run.status === 0;
+    const { ASSET_TESTS } = require("../jest.tiers") as { ASSET_TESTS: readonly string[] };
+    const tiers = [
+        { config: "jest.config.js", files: tests.filter((t) => !ASSET_TESTS.includes(t)) },
+        { config: "jest.assets.config.js", files: tests.filter((t) => ASSET_TESTS.includes(t)) },
+    ];
+    return tiers
+        .filter((tier) => tier.files.length > 0)
+        .every((tier) => spawnSync("npx", ["jest", "--config", tier.config, "--silent", "--bail", ...tier.files], { cwd: ROOT, encoding: "utf8", env: { ...process.env, CI: "true" } }).status === 0);
 }
 
 function main(names: readonly string[]): number {

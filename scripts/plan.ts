@@ -1,7 +1,7 @@
 // `npm run plan [-- --config-file Pulumi.prod.yaml] [--json] [--out FILE] [--diff OLD.json]`: the offline plan.
 // Evaluates index.ts for real under Pulumi's in-process mocks and prints the desired state.
 import { existsSync, readFileSync, writeFileSync } from "fs";
-import { resolve } from "path";
+import { basename, resolve } from "path";
 import { installMockCloud, resolveOutput, settle } from "../lib/plan/mock-cloud";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT_FILE, SECRET_MARK, buildPlan, formatPlan, loadStackConfig, stackNameOf } from "../lib/plan/plan";
@@ -55,21 +55,56 @@ async function resolveOutputs(program: Record<string, unknown>): Promise<Record<
     return Object.fromEntries(entries.map(([k], i) => [k, resolved[i].secret ? SECRET_MARK : resolved[i].value]));
 }
 
-async function main(): Promise<number> {
-    const args = parseArgs(process.argv.slice(2));
+/** The stack a config file plans when its name does not say (the example stack's). */
+const DEFAULT_STACK = "prod";
+
+/** Where the plan's text goes: process.stdout/stderr for the CLI, a buffer in tests. */
+export interface PlanOutput {
+    stdout(text: string): void;
+    stderr(text: string): void;
+}
+
+/**
+ * The stack name, as the real CLI would have it: `<stack>` of a `Pulumi.<stack>.yaml`; any other file
+ * name plans the default stack, with a note saying so.
+ */
+export function stackOf(configFile: string): { stack: string; note?: string } {
+    const named = stackNameOf(configFile, "");
+    if (named) return { stack: named };
+    return { stack: DEFAULT_STACK, note: `${basename(configFile)} is not named Pulumi.<stack>.yaml, so the plan uses the default stack name "${DEFAULT_STACK}"` };
+}
+
+/** `npm run plan` with `argv`; returns the exit code (0 done, 1 config or program error, 2 a usage error). */
+export async function runPlan(argv: readonly string[], out: PlanOutput): Promise<number> {
+    try {
+        return await plan(argv, out);
+    } catch (err) {
+        // A user's mistake is one line (a config problem found while the program runs comes wrapped in
+        // the SDK's serialisation context: unwrapped); anything else is a bug worth its stack trace.
+        const message = err instanceof Error ? err.message.replace(/^(error serializing property "[^"]*": )+/, "") : String(err);
+        const known = err instanceof UsageError || err instanceof PlanFileError || /^coinpilot:\w+: /.test(message);
+        out.stderr(known ? `plan: ${message.split("\n")[0]}\n` : `plan failed: ${(err as Error).stack ?? err}\n`);
+        return known ? 2 : 1;
+    }
+}
+
+async function plan(argv: readonly string[], out: PlanOutput): Promise<number> {
+    const args = parseArgs(argv);
     if (args.help) {
-        process.stdout.write(`${USAGE}\n`);
+        out.stdout(`${USAGE}\n`);
         return 0;
     }
     const configPath = resolve(args.configFile);
     if (!existsSync(configPath)) throw new UsageError(`config file ${args.configFile} does not exist`);
     if (args.diff && !existsSync(args.diff)) throw new UsageError(`${args.diff} does not exist; save a plan first: npm run plan -- --out ${args.diff}`);
-    const stack = stackNameOf(configPath);
+    const { stack, note } = stackOf(configPath);
+    // With --json the note goes to stderr, so the JSON on stdout stays clean.
+    if (note && (args.json || args.out || args.diff)) out.stderr(`note: ${note}\n`);
     const project = readProjectFile(PROJECT_FILE).name;
     const stackConfig = loadStackConfig(configPath, stack);
     // The real CLI stops here before running the program; so does the plan, with the CLI's words.
     if (stackConfig.errors.length > 0) {
-        process.stderr.write(`${stackConfig.errors.map((e) => `error: ${e}`).join("\n")}\n`);
+        out.stderr(`${stackConfig.errors.map((e) => `error: ${e}`).join("\n")}\n`);
         return 1;
     }
     const cloud = installMockCloud(stackConfig.config, {}, project, stack, stackConfig.secretKeys);
@@ -78,7 +113,7 @@ async function main(): Promise<number> {
         // CommonJS require keeps the order: the mocks above are in place before the program runs.
         program = require("../index");
     } catch (err) {
-        process.stderr.write(`${(err as Error).message}\n`);
+        out.stderr(`${(err as Error).message}\n`);
         return 1;
     }
     const outputs = await resolveOutputs(program);
@@ -90,34 +125,24 @@ async function main(): Promise<number> {
             if (pulumi.asset.Asset.isInstance(value)) r.inputs[key] = await pulumi.runtime.serializeProperty(key, value);
         }
     }
-    const plan = buildPlan(stack, cloud.resources, outputs);
+    const built = buildPlan(stack, cloud.resources, outputs);
     if (args.diff) {
         const old = parsePlan(readFileSync(args.diff, "utf8"), args.diff);
         // Through JSON so both sides look alike (undefined fields dropped, as in the saved file).
-        const now = parsePlan(JSON.stringify(plan), "the current plan");
-        process.stdout.write(formatPlanDiff(diffPlans(old, now), { before: args.diff, after: `the program now (${args.configFile})` }));
+        const now = parsePlan(JSON.stringify(built), "the current plan");
+        out.stdout(formatPlanDiff(diffPlans(old, now), { before: args.diff, after: `the program now (${args.configFile})` }));
         return 0;
     }
-    const json = `${JSON.stringify(plan, null, 2)}\n`;
+    const json = `${JSON.stringify(built, null, 2)}\n`;
     if (args.out) {
         writeFileSync(args.out, json);
-        process.stderr.write(`plan of ${plan.resources.length} resources written to ${args.out}\n`);
+        out.stderr(`plan of ${built.resources.length} resources written to ${args.out}\n`);
         return 0;
     }
-    process.stdout.write(args.json ? json : `${formatPlan(plan)}\n${formatHostSteps(cloud.resources)}\n`);
+    out.stdout(args.json ? json : formatPlan(built, { hostSteps: formatHostSteps(cloud.resources), notes: note ? [note] : [] }));
     return 0;
 }
 
 if (require.main === module) {
-    main().then(
-        (code) => process.exit(code),
-        (err) => {
-            // A user's mistake is one line (a config problem found while the program runs comes wrapped in
-            // the SDK's serialisation context: unwrapped); anything else is a bug worth its stack trace.
-            const message = err instanceof Error ? err.message.replace(/^(error serializing property "[^"]*": )+/, "") : String(err);
-            const known = err instanceof UsageError || err instanceof PlanFileError || /^coinpilot:\w+: /.test(message);
-            process.stderr.write(known ? `plan: ${message.split("\n")[0]}\n` : `plan failed: ${(err as Error).stack ?? err}\n`);
-            process.exit(known ? 2 : 1);
-        },
-    );
+    runPlan(process.argv.slice(2), { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) }).then((code) => process.exit(code));
 }

@@ -203,6 +203,18 @@ describe("Host under mocks", () => {
 });
 
 describe("Host triggers follow asset content", () => {
+    // One instance for all, so only the scripts differ; the unchanged Host is evaluated once, and each
+    // case adds one Host with one script changed.
+    let vm: A1Instance;
+    let base: Record<string, string>;
+    beforeAll(async () => {
+        resetCreated();
+        vm = makeVm("same-a1");
+        makeHost("base", {}, vm);
+        await settle();
+        base = triggersByRole("base");
+    });
+
     /** Triggers of every step of a Host, keyed by role (secret envelopes compared as they are). */
     function triggersByRole(name: string): Record<string, string> {
         return Object.fromEntries(
@@ -227,12 +239,8 @@ describe("Host triggers follow asset content", () => {
         const changed = mkdtempSync(path.join(tmpdir(), "assets-"));
         cpSync(HOST_ASSETS_DIR, changed, { recursive: true });
         appendFileSync(path.join(changed, script), "# changed\n");
-        // One instance for both, so only the scripts differ.
-        const vm = makeVm("same-a1");
-        makeHost("base", {}, vm);
         makeHost("edit", { assetsDir: changed }, vm);
         await settle();
-        const base = triggersByRole("base");
         const edit = triggersByRole("edit");
         expect(Object.keys(edit).sort()).toEqual(Object.keys(base).sort());
         const differing = Object.keys(base).filter((role) => base[role] !== edit[role]);

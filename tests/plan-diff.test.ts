@@ -1,12 +1,6 @@
-// The plan diff: pure comparisons on small plans, then `npm run plan -- --diff` end to end.
-import { spawnSync } from "child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import * as path from "path";
-import { parse, stringify } from "yaml";
+// The plan diff: pure comparisons on small plans (`npm run plan -- --diff` end to end is in
+// tests/plan-cli.test.ts, assets tier).
 import { DiffablePlan, diffPlans, formatPlanDiff, parsePlan, replacingInputs, showChange, showValue } from "../lib/plan/plan-diff";
-
-const ROOT = path.resolve(__dirname, "..");
 
 const vm = {
     type: "oci:Core/instance:Instance",
@@ -165,84 +159,5 @@ describe("parsePlan", () => {
         expect(parsePlan(`\n> coinpilot-infra@0.1.0 plan\n> node scripts/plan.ts --json\n\n${JSON.stringify(base)}`, "old.json").resources).toHaveLength(2);
         expect(() => parsePlan("{}", "old.json")).toThrow(/no "resources" array/);
         expect(() => parsePlan('{"resources":[{"type":"t"}]}', "old.json")).toThrow(/resources\[0\] needs/);
-    });
-});
-
-describe("npm run plan -- --diff", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "plan-diff-"));
-    const npm = (...args: string[]) => {
-        const result = spawnSync("npm", ["run", "-s", "plan", "--", ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, CI: "true" } });
-        return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-    };
-    const savedFile = path.join(dir, "old.json");
-    let saved: ReturnType<typeof npm>;
-    beforeAll(() => {
-        saved = npm("--json");
-        writeFileSync(savedFile, saved.stdout);
-    });
-
-    it("finds no change between the program and its own saved plan", () => {
-        expect(saved.code).toBe(0);
-        const { code, stdout } = npm("--diff", savedFile);
-        expect(code).toBe(0);
-        expect(stdout).toContain(`Plan diff: ${savedFile} -> the program now (Pulumi.prod.yaml)`);
-        expect(stdout).toContain("No changes.");
-        expect(stdout).not.toContain("DESTRUCTIVE");
-    });
-
-    it("puts a replaced instance under the banner when the saved plan had another SSH key and AD", () => {
-        const old = JSON.parse(saved.stdout);
-        const vm = old.resources.find((r: { type: string }) => r.type === "oci:Core/instance:Instance");
-        vm.inputs.metadata.ssh_authorized_keys = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOLDKEY old@wsl";
-        vm.inputs.availabilityDomain = "Uocm:AP-CHUNCHEON-1-AD-2";
-        old.resources.push({ type: "oci:Core/volume:Volume", name: "gone-volume", parent: null, inputs: {} });
-        const file = path.join(dir, "edited.json");
-        writeFileSync(file, JSON.stringify(old));
-        const { code, stdout } = npm("--diff", file);
-        expect(code).toBe(0);
-        const lines = stdout.split("\n");
-        expect(lines[1]).toContain("DESTRUCTIVE: 3 changes replace or delete something");
-        expect(stdout).toContain("oci:Core/instance:Instance::coinpilot-a1-vm");
-        expect(stdout).toContain("metadata.ssh_authorized_keys changed: REPLACES the instance");
-        expect(stdout).toContain("availabilityDomain changed: REPLACES the instance");
-        expect(stdout).toContain("removed from the program: DELETES the data volume");
-        expect(stdout).toContain('inputs.availabilityDomain: "Uocm:AP-CHUNCHEON-1-AD-2" -> "Uocm:AP-CHUNCHEON-1-AD-1"');
-        expect(stdout.trimEnd().split("\n").pop()).toMatch(/^!{78}$/);
-    });
-
-    it("shows an OCPU change as a reboot when the config file changes", () => {
-        const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-        doc.config["coinpilot:ocpus"] = "4";
-        doc.config["coinpilot:memoryInGbs"] = "24";
-        const file = path.join(dir, "Pulumi.prod.yaml");
-        writeFileSync(file, stringify(doc));
-        const { code, stdout, stderr } = npm("--config-file", file, "--diff", savedFile);
-        expect(stderr).toBe("");
-        expect(code).toBe(0);
-        expect(stdout).toContain("inputs.shapeConfig.ocpus: 2 -> 4");
-        expect(stdout).toContain("shapeConfig changed: updated in place, the VM reboots");
-        expect(stdout).toContain("Nothing is replaced or deleted.");
-    });
-
-    it("shows a new appRef as the README says: checkout, unit and health replaced, the changed part of the command visible", () => {
-        const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-        doc.config["coinpilot:appRef"] = "v1.1.0";
-        const file = path.join(dir, "Pulumi.prod.yaml");
-        writeFileSync(file, stringify(doc));
-        const { code, stdout } = npm("--config-file", file, "--diff", savedFile);
-        expect(code).toBe(0);
-        const replaced = stdout.split("\n").filter((l) => l.startsWith("  ± replace")).map((l) => l.split(/\s+/)[4]);
-        expect(replaced).toEqual(["coinpilot-host-checkout", "coinpilot-host-health", "coinpilot-host-unit"]);
-        expect(stdout).toMatch(/inputs\.create: "….*v1\.0\.0 \/opt\/coin-pilot ubuntu" \(\d+ chars\) -> "….*v1\.1\.0 \/opt\/coin-pilot ubuntu" \(\d+ chars\)/);
-        expect(stdout).toContain("Replaced (created again; nothing that holds data): coinpilot-host-checkout, coinpilot-host-health, coinpilot-host-unit.");
-        expect(stdout).not.toContain("DESTRUCTIVE");
-    });
-
-    it("explains how to make the saved plan when the file is not one", () => {
-        const file = path.join(dir, "bad.json");
-        writeFileSync(file, "{}");
-        const { code, stderr } = npm("--diff", file);
-        expect(code).toBe(2);
-        expect(stderr).toBe(`plan: ${file} has no "resources" array: it is not a saved plan; save one with: npm run plan -- --out <file>\n`);
     });
 });

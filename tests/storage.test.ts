@@ -1,11 +1,6 @@
 import { EXAMPLE_CONFIG, byName, byType, created, invokes, parentOf, resolve, settle, useConfig } from "./mocks";
 import { DATA_DEVICE_PATH, DataStorage, checkStorageArgs } from "../components/storage";
 import { ConfigError, validateConfig } from "../config";
-import { execFile } from "child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import * as path from "path";
-import { parse, stringify } from "yaml";
 
 const BASE = {
     compartmentId: "ocid1.compartment.oc1..aaaaaaaaexamplecompartmentexampleexample",
@@ -160,79 +155,5 @@ describe("storage config keys", () => {
             expect.stringMatching(/^coinpilot:reservePublicIp: "yes" is not true or false/),
             expect.stringMatching(/^coinpilot:reservedPublicIpId: "203.0.113.10" is not an OCID/),
         ]);
-    });
-});
-
-// The whole program through `npm run plan -- --json`, as a reviewer sees it.
-describe("the program's storage in the offline plan", () => {
-    const ROOT = path.resolve(__dirname, "..");
-    const dir = mkdtempSync(path.join(tmpdir(), "storage-plan-"));
-    type Planned = { type: string; name: string; inputs: Record<string, any>; options?: Record<string, unknown> };
-
-    type Plan = { resources: Planned[]; outputs: Record<string, unknown> };
-    const CONFIGS = { base: {}, reserved: { "coinpilot:reservePublicIp": "true" }, existing: { "coinpilot:dataVolumeId": EXISTING_VOLUME } };
-    const plans = new Map<keyof typeof CONFIGS, Plan>();
-
-    /** One `npm run plan -- --json` child per config, run side by side (each takes seconds). */
-    function runPlan(name: keyof typeof CONFIGS): Promise<void> {
-        const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-        Object.assign(doc.config, CONFIGS[name]);
-        const file = path.join(dir, `Pulumi.prod-${name}.yaml`);
-        writeFileSync(file, stringify(doc));
-        return new Promise((done, fail) =>
-            execFile("npm", ["run", "-s", "plan", "--", "--config-file", file, "--json"], { cwd: ROOT, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-                if (err) return fail(new Error(`plan (${name}) failed: ${stderr}`));
-                plans.set(name, JSON.parse(stdout));
-                done();
-            }),
-        );
-    }
-    beforeAll(() => Promise.all((Object.keys(CONFIGS) as (keyof typeof CONFIGS)[]).map(runPlan)), 60_000);
-    const plan = (name: keyof typeof CONFIGS): Plan => plans.get(name)!;
-    const find = (resources: Planned[], type: string) => resources.filter((r) => r.type === type);
-
-    it("shows the protected data volume attached to the VM, and no reserved IP by default", () => {
-        const { resources, outputs } = plan("base");
-        const [volume] = find(resources, VOLUME);
-        expect(volume.options).toEqual({ protect: true, retainOnDelete: true });
-        const [attachment] = find(resources, ATTACHMENT);
-        expect(attachment.inputs).toMatchObject({ attachmentType: "paravirtualized", device: DATA_DEVICE_PATH });
-        expect(attachment.inputs.volumeId).toBe(outputs.dataVolumeId);
-        expect(find(resources, PUBLIC_IP)).toEqual([]);
-        expect(find(resources, "oci:Core/instance:Instance")[0].inputs.createVnicDetails.assignPublicIp).toBe("true");
-    });
-
-    it("with reservePublicIp: a RESERVED, protected IP, and the VM without an ephemeral one", () => {
-        const { resources, outputs } = plan("reserved");
-        const [ip] = find(resources, PUBLIC_IP);
-        expect(ip.inputs.lifetime).toBe("RESERVED");
-        expect(ip.options).toEqual({ protect: true, retainOnDelete: true });
-        expect(find(resources, "oci:Core/instance:Instance")[0].inputs.createVnicDetails.assignPublicIp).toBe("false");
-        expect(outputs.sshCommand).toBe("ssh ubuntu@203.0.113.10");
-    });
-
-    it("recreating into an empty stack with dataVolumeId attaches that volume and creates none", () => {
-        const { resources, outputs } = plan("existing");
-        expect(find(resources, VOLUME)).toEqual([]);
-        expect(find(resources, ATTACHMENT)[0].inputs.volumeId).toBe(EXISTING_VOLUME);
-        expect(outputs.dataVolumeId).toBe(EXISTING_VOLUME);
-    });
-
-    it("names real resources in the runbook's import and replace commands", () => {
-        const { resources } = plan("reserved");
-        const runbook = readFileSync(path.join(ROOT, "docs/disaster-recovery.md"), "utf8");
-        const urnOf = (r: { type: string; name: string; parent: string | null }) =>
-            `urn:pulumi:prod::coinpilot::${r.parent ? `${r.parent.split("::")[0]}$` : ""}${r.type}::${r.name}`;
-        const urns = new Set((resources as any[]).map(urnOf));
-        const imports = [...runbook.matchAll(/pulumi import '([^']+)' (\S+) <[^>]+> \\?\s*--parent '[^=]+=([^']+)'/g)];
-        expect(imports.map((m) => `${m[1]} ${m[2]}`)).toEqual(["oci:Core/volume:Volume coinpilot-data-volume", "oci:Core/publicIp:PublicIp coinpilot-data-ip"]);
-        for (const [, type, name] of imports) {
-            expect(resources).toContainEqual(expect.objectContaining({ type, name, parent: "coinpilot:storage:DataStorage::coinpilot-data" }));
-        }
-        const parents = imports.map((m) => m[3]).filter((u) => u.startsWith("urn:"));
-        expect(parents).toEqual(["urn:pulumi:prod::coinpilot::coinpilot:storage:DataStorage::coinpilot-data"]);
-        expect(urns).toContain(parents[0]);
-        const replaced = /pulumi up --replace '([^']+)'/.exec(runbook)![1];
-        expect(urns).toContain(replaced);
     });
 });

@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { RecordedResource, isSecretEnvelope } from "./mock-cloud";
 import { IngressRule, describeRule } from "../rules/ingress";
 import { ProjectFile, StackValue, mergeProjectConfig, readProjectFile } from "./project-config";
+import { ANY_CHANGE, REPLACE_ON_CHANGES } from "./provider-schema";
 
 export const SECRET_MARK = "[secret]";
 
@@ -186,10 +187,46 @@ export function buildPlan(stack: string, recorded: readonly RecordedResource[], 
     return { stack, resources, ingress: declaredIngress(recorded), files: shippedFiles(recorded), outputs: redact(outputs) as Record<string, unknown> };
 }
 
-/** The human-readable plan: a resource tree with key inputs, the ingress table, shipped files, outputs. */
-export function formatPlan(plan: Plan): string {
-    const lines: string[] = [`Offline plan for stack "${plan.stack}" (evaluated under mocks; no cloud was contacted)`, ""];
-    lines.push(`Resources (${plan.resources.length}):`);
+/** No line of the text plan is longer than this; longer ones are wrapped (prose) or cut with a marker. */
+export const MAX_LINE = 160;
+
+/** A trigger value found on at least this many resources is shown once, by a tag, in the tree. */
+export const SHARED_TRIGGER_MIN = 3;
+
+export interface TextPlanOptions {
+    /** The host bootstrap steps in run order (components/host.ts formatHostSteps), shown in the summary. */
+    readonly hostSteps?: string;
+    /** Printed under the title, e.g. where the stack name came from. */
+    readonly notes?: readonly string[];
+}
+
+/**
+ * The human-readable plan. The summary comes first: ingress, host steps, outputs and what a change
+ * would replace; then the resource tree with every input (a trigger value shared by many resources
+ * shown once, by its tag), then the files shipped to the host.
+ */
+export function formatPlan(plan: Plan, options: TextPlanOptions = {}): string {
+    const lines: string[] = [`Offline plan for stack "${plan.stack}" (evaluated under mocks; no cloud was contacted)`];
+    for (const note of options.notes ?? []) lines.push(...wrap(`note: ${note}`, "      "));
+    lines.push("", `${plan.resources.length} resources (${countByPackage(plan.resources)}): the summary first, then each resource with its inputs.`);
+    lines.push("", "Ingress (security list; everything else is closed):");
+    for (const rule of plan.ingress) lines.push(`  ${describeRule(rule)}`);
+    if (options.hostSteps) {
+        lines.push("");
+        // A step's description continues under itself.
+        for (const line of options.hostSteps.split("\n")) lines.push(...wrap(line, " ".repeat(/^ *\d+\. \S+ +/.exec(line)?.[0].length ?? 4)));
+    }
+    lines.push("", "Outputs:");
+    for (const [key, value] of Object.entries(plan.outputs)) lines.push(`  ${key}: ${inline(value)}`);
+    lines.push("", "What a change would replace (the providers' schemas; npm run plan -- --diff OLD.json shows a real change):");
+    lines.push(...replacementSummary(plan.resources));
+
+    const shared = sharedTriggers(plan.resources);
+    lines.push("", `Resources (${plan.resources.length}):`);
+    if (shared.size) {
+        lines.push(`  Trigger values on ${SHARED_TRIGGER_MIN} or more resources, shown below by their tag:`);
+        for (const [value, { tag, count }] of shared) lines.push(`    ${tag} (on ${count}) = ${value}`);
+    }
     const children = new Map<string | null, PlanResource[]>();
     for (const r of plan.resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
     const walk = (parent: string | null, depth: number) => {
@@ -198,21 +235,108 @@ export function formatPlan(plan: Plan): string {
             lines.push(`${indent}+ ${r.type}  ${r.name}`);
             for (const [key, value] of Object.entries(r.inputs)) {
                 if (key === "__defaults") continue;
-                lines.push(`${indent}    ${key}: ${inline(value, `${indent}      `)}`);
+                const shown = key === "triggers" && Array.isArray(value) ? tagged(value, shared) : inline(value, `${indent}      `);
+                lines.push(`${indent}    ${key}: ${shown}`);
             }
             for (const [key, value] of Object.entries(r.options ?? {})) lines.push(`${indent}    (${key}): ${inline(value)}`);
             walk(`${r.type}::${r.name}`, depth + 1);
         }
     };
     walk(null, 0);
-    lines.push("", "Ingress (security list; everything else is closed):");
-    for (const rule of plan.ingress) lines.push(`  ${describeRule(rule)}`);
     for (const file of plan.files) {
         lines.push("", `File ${file.path} (shipped by ${file.resource}):`, ...file.content.trimEnd().split("\n").map((l) => `  | ${l}`));
     }
-    lines.push("", "Outputs:");
-    for (const [key, value] of Object.entries(plan.outputs)) lines.push(`  ${key}: ${inline(value)}`);
-    return lines.join("\n") + "\n";
+    return lines.join("\n").split("\n").map(cut).join("\n") + "\n";
+}
+
+/** "57 command, 16 oci, ...": how many resources each package (or the program's components) has. */
+function countByPackage(resources: readonly PlanResource[]): string {
+    const counts = new Map<string, number>();
+    for (const r of resources) {
+        const pkg = r.type.startsWith("pulumi:providers:") ? "provider" : r.type.split(":")[0];
+        counts.set(pkg, (counts.get(pkg) ?? 0) + 1);
+    }
+    return [...counts].sort((a, b) => b[1] - a[1]).map(([pkg, n]) => `${n} ${pkg === "coinpilot" ? "components" : pkg}`).join(", ");
+}
+
+/** Whether `inputs` sets the (dotted) field a replace rule names. */
+function sets(inputs: Record<string, unknown>, field: string): boolean {
+    let value: unknown = inputs;
+    for (const part of field.split(".")) {
+        if (value === null || typeof value !== "object" || !(part in value)) return false;
+        value = (value as Record<string, unknown>)[part];
+    }
+    return value !== undefined;
+}
+
+/**
+ * Per resource type, the inputs whose change makes the provider replace the resource (delete and create
+ * again), from lib/plan/provider-schema.ts: only the inputs this program sets. Protected resources are
+ * marked, since `pulumi up` stops rather than replace one.
+ */
+export function replacementSummary(resources: readonly PlanResource[]): string[] {
+    const groups = new Map<string, { type: string; fields: string[]; names: string[]; protect: boolean }>();
+    for (const r of resources) {
+        const rules = REPLACE_ON_CHANGES[r.type];
+        if (!rules) continue;
+        const fields = rules.includes(ANY_CHANGE) ? ["any input"] : rules.filter((field) => sets(r.inputs, field));
+        if (!fields.length) continue;
+        const protect = r.options?.protect === true;
+        const key = `${r.type} ${fields.join(",")} ${protect}`;
+        const group = groups.get(key) ?? { type: r.type, fields, names: [], protect };
+        group.names.push(r.name);
+        groups.set(key, group);
+    }
+    // The VM first, then what holds data (protected), then the rest; the host steps last.
+    const rank = (g: { type: string; protect: boolean }) => (g.type === "oci:Core/instance:Instance" ? 0 : g.protect ? 1 : g.type.startsWith("command:") ? 3 : 2);
+    const lines: string[] = [];
+    for (const { type, fields, names, protect } of [...groups.values()].sort((a, b) => rank(a) - rank(b))) {
+        const who = names.length <= 2 ? names.join(", ") : `${names.length} of them (${names[0]} ...)`;
+        const effect = protect ? "; protected, so pulumi up stops instead" : type.startsWith("command:") ? " (the step runs again)" : "";
+        lines.push(...wrap(`  ${type} ${who}: a change of ${fields.join(", ")}${effect}`, "      "));
+    }
+    if (resources.some((r) => r.type === "oci:Core/instance:Instance")) {
+        lines.push(...wrap("  (a new imageId, the instance's sourceDetails.sourceId, is no replacement: the boot volume is swapped in place, wiping the OS disk)", "      "));
+    }
+    return lines;
+}
+
+/** Trigger values (as shown) on at least SHARED_TRIGGER_MIN resources, in order of appearance, each with a tag. */
+function sharedTriggers(resources: readonly PlanResource[]): Map<string, { tag: string; count: number }> {
+    const counts = new Map<string, number>();
+    for (const r of resources) {
+        const triggers = r.inputs.triggers;
+        if (!Array.isArray(triggers)) continue;
+        for (const value of new Set(triggers.map((t) => inline(t)))) counts.set(value, (counts.get(value) ?? 0) + 1);
+    }
+    const shared = new Map<string, { tag: string; count: number }>();
+    for (const [value, count] of counts) if (count >= SHARED_TRIGGER_MIN) shared.set(value, { tag: `<t${shared.size + 1}>`, count });
+    return shared;
+}
+
+/** A triggers list with the shared values replaced by their tags. */
+function tagged(triggers: readonly unknown[], shared: ReadonlyMap<string, { tag: string }>): string {
+    return `[${triggers.map((t) => shared.get(inline(t))?.tag ?? JSON.stringify(t)).join(", ")}]`;
+}
+
+/** Breaks a line of prose at spaces so no part is longer than MAX_LINE; later parts start with `indent`. */
+function wrap(line: string, indent: string): string[] {
+    const parts: string[] = [];
+    let rest = line;
+    while (rest.length > MAX_LINE) {
+        const at = rest.lastIndexOf(" ", MAX_LINE);
+        if (at <= indent.length) break;
+        parts.push(rest.slice(0, at).trimEnd());
+        rest = indent + rest.slice(at + 1).trimStart();
+    }
+    return [...parts, rest];
+}
+
+/** A line cut to MAX_LINE with a marker saying how much is left out (the JSON plan has it all). */
+function cut(line: string): string {
+    if (line.length <= MAX_LINE) return line;
+    const kept = MAX_LINE - 32;
+    return `${line.slice(0, kept)} …[+${line.length - kept} chars, see --json]`;
 }
 
 const BLOCK_LINES = 4;
@@ -222,9 +346,9 @@ function inline(value: unknown, indent = "    "): string {
     const text = typeof value === "string" ? value : JSON.stringify(value);
     if (text.includes("\n")) {
         const lines = text.trimEnd().split("\n");
-        const shown = lines.slice(0, BLOCK_LINES).map((line) => `${indent}| ${line.length > 200 ? `${line.slice(0, 197)}...` : line}`);
+        const shown = lines.slice(0, BLOCK_LINES).map((line) => `${indent}| ${line}`);
         const more = lines.length > BLOCK_LINES ? [`${indent}| ... (${lines.length - BLOCK_LINES} more lines)`] : [];
         return [`(${lines.length} lines)`, ...shown, ...more].join("\n");
     }
-    return text.length > 300 ? `${text.slice(0, 297)}...` : text;
+    return text;
 }
