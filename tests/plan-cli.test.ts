@@ -123,7 +123,8 @@ describe("npm run plan", () => {
         const unknown = plan("--config-file", configFile((c) => { c["oci:region"] = "xx-nowhere-1"; }));
         expect(unknown.code).toBe(2);
         expect(unknown.stderr).toBe("plan: coinpilot:availabilityDomain: the offline plan does not know the availability domains of region xx-nowhere-1; give the AD's full name (oci iam availability-domain list)\n");
-    });
+        // Two child processes and one evaluation here (see the README test's bound).
+    }, 120_000);
 
     it("runs the README's review commands as written: save on main, diff on the branch", () => {
         const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
@@ -142,7 +143,9 @@ describe("npm run plan", () => {
         const banner = spawnSync("bash", ["-c", `npm run plan -- --json > ${dir}/with-banner.json && npm run -s plan -- --diff ${dir}/with-banner.json`], { cwd: ROOT, encoding: "utf8" });
         expect(banner.status).toBe(0);
         expect(banner.stdout).toMatch(/No changes\./);
-    });
+        // Four npm runs, each evaluating the program from TypeScript in a new node (~6 CPU-s); on a 2-core
+        // machine with other work running one took up to 15 s: a bound against hangs, not a timing.
+    }, 240_000);
 });
 
 describe("npm run plan -- --diff (in-process; the README test above runs it as written)", () => {

@@ -35,7 +35,9 @@ describe("the program's storage in the offline plan", () => {
             }),
         );
     }
-    beforeAll(() => Promise.all((Object.keys(CONFIGS) as (keyof typeof CONFIGS)[]).map(runPlan)), 60_000);
+    // Three plan runs side by side, each evaluating the program from TypeScript in a new node (~6 CPU-s):
+    // on 2 cores with other work running that took 24 s; a bound against hangs, not a timing.
+    beforeAll(() => Promise.all((Object.keys(CONFIGS) as (keyof typeof CONFIGS)[]).map(runPlan)), 180_000);
     const plan = (name: keyof typeof CONFIGS): Plan => plans.get(name)!;
     const find = (resources: Planned[], type: string) => resources.filter((r) => r.type === type);
 
