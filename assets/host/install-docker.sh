@@ -8,6 +8,9 @@ readonly MIN_COMPOSE_VERSION="2.15.0"
 readonly KEYRING=/etc/apt/keyrings/docker.asc
 readonly SOURCE_LIST=/etc/apt/sources.list.d/docker.list
 readonly PACKAGES=(docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin)
+# Docker's repository for Ubuntu, its signing key at /gpg. A variable so a mirror with the same
+# layout can stand in (the end-to-end test's host serves a local one).
+readonly DOCKER_APT_URL="${DOCKER_APT_URL:-https://download.docker.com/linux/ubuntu}"
 
 # A fresh host's unattended-upgrades holds the dpkg lock for minutes: wait for it, don't fail.
 apt_get() {
@@ -34,7 +37,7 @@ main() {
         apt_get update
         apt_get install ca-certificates curl
         install -d -m 0755 /etc/apt/keyrings
-        curl -fsSL https://download.docker.com/linux/ubuntu/gpg -o "$KEYRING.tmp"
+        curl -fsSL "$DOCKER_APT_URL/gpg" -o "$KEYRING.tmp"
         chmod a+r "$KEYRING.tmp"
         mv -f "$KEYRING.tmp" "$KEYRING"
     fi
@@ -42,7 +45,7 @@ main() {
     # shellcheck disable=SC1091 # os-release exists on every Ubuntu host
     . /etc/os-release
     local line
-    line="deb [arch=$(dpkg --print-architecture) signed-by=$KEYRING] https://download.docker.com/linux/ubuntu ${UBUNTU_CODENAME:-$VERSION_CODENAME} stable"
+    line="deb [arch=$(dpkg --print-architecture) signed-by=$KEYRING] $DOCKER_APT_URL ${UBUNTU_CODENAME:-$VERSION_CODENAME} stable"
     if [ "$(cat "$SOURCE_LIST" 2>/dev/null)" != "$line" ]; then
         printf '%s\n' "$line" >"$SOURCE_LIST"
     fi
