@@ -6,6 +6,8 @@
 // computed outputs of a create, and that a data-source invoke would need the cloud's API.
 import { createHash, randomBytes } from "crypto";
 import * as provider from "@pulumi/pulumi/provider";
+import { ociApiUrl, ociCreate, ociDelete, ociUpdate } from "./oci-api";
+import { COMMAND, COPY_TO_REMOTE, copyToRemote, environmentOf, previousOutputEnv, runRemote, sshEnabled } from "./remote";
 import { ANY_CHANGE, COMPUTED_OUTPUTS, PackageName, REPLACE_ON_CHANGES } from "../../lib/plan/provider-schema";
 
 /** What the stand-in remembers between calls of one process: a counter for unique ids. */
@@ -96,9 +98,19 @@ export function createdOutputs(pkg: PackageName, type: string, inputs: Record<st
     const outs: Record<string, unknown> = { ...inputs, ...(COMPUTED_OUTPUTS[type] ?? {}) };
     if (pkg === "random" && type === RANDOM_PASSWORD) {
         const length = typeof inputs.length === "number" ? inputs.length : 16;
-        outs.result = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: randomBytes(length).toString("base64url").slice(0, length) };
+        outs.result = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: randomPassword(length, inputs.special !== false) };
     }
     return outs;
+}
+
+const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/** terraform-provider-random's default special characters. */
+const SPECIAL = "!@#$%&*()-_=+[]{}<>:?";
+
+/** Like random_password: letters and digits, plus its special characters unless `special: false`. */
+function randomPassword(length: number, special: boolean): string {
+    const alphabet = special ? ALPHANUMERIC + SPECIAL : ALPHANUMERIC;
+    return [...randomBytes(length)].map((b) => alphabet[b % alphabet.length]).join("");
 }
 
 export function standinProvider(pkg: PackageName, version: string): provider.Provider {
@@ -116,22 +128,69 @@ export function standinProvider(pkg: PackageName, version: string): provider.Pro
         },
         async create(urn, inputs) {
             const type = typeOf(urn);
-            return { id: standinId(pkg, type, urn), outs: createdOutputs(pkg, type, inputs) };
+            const outs = createdOutputs(pkg, type, inputs);
+            if (pkg === "command" && sshEnabled()) Object.assign(outs, await applyRemote(urn, "create", plain(inputs), {}));
+            // The e2e tier's control plane: the OCID and what the provider reads back (state, addresses).
+            if (pkg === "oci" && ociApiUrl()) {
+                const created = await ociCreate(type, plain(inputs));
+                // Only the outputs the type's schema computes (lib/plan/provider-schema.ts): any other
+                // key would read as a changed input on the next diff.
+                return { id: created.id, outs: { ...outs, ...pick(created.outputs, outputOnlyKeys(type)) } };
+            }
+            return { id: standinId(pkg, type, urn), outs };
         },
         async read(id, _urn, props) {
             return { id, props };
         },
-        async update(_id, urn, olds, news) {
+        async update(id, urn, olds, news) {
             const type = typeOf(urn);
-            return { outs: { ...createdOutputs(pkg, type, news), ...pick(olds, outputOnlyKeys(type)) } };
+            const outs = { ...createdOutputs(pkg, type, news), ...pick(olds, outputOnlyKeys(type)) };
+            if (pkg === "command" && sshEnabled()) Object.assign(outs, await applyRemote(urn, "update", plain(news), plain(olds)));
+            if (pkg === "oci" && ociApiUrl()) await ociUpdate(type, id, plain(news));
+            return { outs };
         },
-        async delete() {
-            // Nothing is held anywhere: the engine's state is the only record.
+        async delete(id, urn, props) {
+            // Only the e2e tier acts on something; otherwise the engine's state is the only record.
+            if (pkg === "command" && sshEnabled()) await applyRemote(urn, "delete", plain(props), plain(props));
+            if (pkg === "oci" && ociApiUrl()) await ociDelete(typeOf(urn), id);
         },
         async invoke(token) {
             throw new Error(`${token} reads the cloud's API (data source); the stand-in ${pkg} provider has none offline. Give the value in config instead.`);
         },
     };
+}
+
+/** The inputs with Pulumi's secret wrappers removed: what the remote step actually sends. */
+function plain(value: unknown): Record<string, unknown> {
+    return unwrap(value) as Record<string, unknown>;
+}
+
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+function unwrap(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(unwrap);
+    if (value === null || typeof value !== "object") return value;
+    const record = value as Record<string, unknown>;
+    if (record[SIG] === SECRET_SIG) return unwrap(record.value);
+    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrap(v)]));
+}
+
+/**
+ * A remote step's work over SSH (engine/standin/remote.ts): what it returns joins the outputs. A
+ * Command's create runs `create`; an update runs `update`, else `create`; a delete runs `delete`.
+ */
+async function applyRemote(urn: string, phase: "create" | "update" | "delete", inputs: Record<string, unknown>, olds: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const type = typeOf(urn);
+    if (type === COPY_TO_REMOTE) {
+        if (phase !== "delete") await copyToRemote(urn, inputs);
+        return {};
+    }
+    if (type !== COMMAND) return {};
+    const command = phase === "create" ? inputs.create : phase === "update" ? (inputs.update ?? inputs.create) : inputs.delete;
+    if (typeof command !== "string" || command === "") return {};
+    const env = { ...environmentOf(inputs), ...(phase === "create" ? {} : previousOutputEnv(inputs, olds)) };
+    return runRemote(urn, phase, inputs, command, env);
 }
 
 function pick(record: Record<string, unknown>, keys: string[]): Record<string, unknown> {

@@ -1,0 +1,67 @@
+// The end-to-end test's HTTPS server, on this machine's end of the test host's veth pair: what the
+// host would fetch from the internet, served from local directories. Docker's apt repository (the
+// stand-in packages of scripts/e2e/host.sh) and the stand-in CoinPilot git repository (git's "dumb"
+// HTTP protocol: plain files after `git update-server-info`). Every request is one JSON line in the
+// log; an unknown path is a 404 naming it, so a gap shows at once.
+//
+//   node serve.ts --listen ADDR --cert FILE --key FILE --log FILE --route /prefix=DIR ...
+// Prints `listening PORT` once it accepts connections (port 0: any free one).
+import { createReadStream, appendFileSync, readFileSync, statSync } from "fs";
+import { createServer } from "https";
+import * as path from "path";
+
+function args(): { listen: string; cert: string; key: string; log: string; routes: [string, string][] } {
+    const argv = process.argv.slice(2);
+    const value = (name: string) => {
+        const at = argv.indexOf(name);
+        if (at < 0 || !argv[at + 1]) throw new Error(`missing ${name}`);
+        return argv[at + 1];
+    };
+    const routes = argv.flatMap((a, i) => (a === "--route" ? [argv[i + 1]] : [])).map((r) => {
+        const [prefix, dir] = r.split("=");
+        return [prefix.replace(/\/$/, ""), path.resolve(dir)] as [string, string];
+    });
+    return { listen: value("--listen"), cert: value("--cert"), key: value("--key"), log: value("--log"), routes };
+}
+
+const options = args();
+const [host, port] = options.listen.split(":");
+
+const server = createServer({ cert: readFileSync(options.cert), key: readFileSync(options.key) }, (req, res) => {
+    const url = new URL(req.url ?? "/", "https://e2e.invalid");
+    const done = (status: number, bytes = 0) =>
+        appendFileSync(options.log, `${JSON.stringify({ at: new Date().toISOString(), method: req.method, path: url.pathname, status, bytes })}\n`);
+    const route = options.routes.find(([prefix]) => url.pathname === prefix || url.pathname.startsWith(`${prefix}/`));
+    if (!route || (req.method !== "GET" && req.method !== "HEAD")) {
+        res.writeHead(404, { "content-type": "text/plain" }).end(`no route for ${req.method} ${url.pathname}\n`);
+        return done(404);
+    }
+    const file = path.join(route[1], decodeURIComponent(url.pathname.slice(route[0].length)));
+    if (!file.startsWith(route[1])) {
+        res.writeHead(400).end();
+        return done(400);
+    }
+    let size: number;
+    try {
+        const stat = statSync(file);
+        if (!stat.isFile()) throw new Error("not a file");
+        size = stat.size;
+    } catch {
+        res.writeHead(404, { "content-type": "text/plain" }).end(`not found: ${url.pathname}\n`);
+        return done(404);
+    }
+    res.writeHead(200, { "content-length": size, "content-type": "application/octet-stream" });
+    if (req.method === "HEAD") {
+        res.end();
+        return done(200);
+    }
+    // "close" fires however the response ends (a client may hang up right after the last byte).
+    res.on("close", () => done(200, size));
+    createReadStream(file).pipe(res);
+});
+
+server.listen(Number(port), host, () => {
+    const address = server.address();
+    process.stdout.write(`listening ${typeof address === "object" && address ? address.port : port}\n`);
+});
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => server.close(() => process.exit(0)));
