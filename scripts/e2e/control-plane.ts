@@ -4,14 +4,15 @@
 // instance's VNIC and its public IP), checks that every request is signed (the header only), records
 // every request as a JSON line, and fails LaunchInstance as scripted.
 //
-//   node control-plane.ts --log FILE --port-file FILE --public-ip ADDR [--launch-faults LIST]
+//   node control-plane.ts --log FILE --port-file FILE --public-ip-file FILE [--launch-faults LIST]
+// (the instance's public IP is read from the file when an instance is launched: the test host's address)
 //
 // LIST is comma-separated, consumed one per LaunchInstance call, then launches succeed:
 //   capacity      500 InternalError "Out of host capacity."
 //   throttle[:N]  429 TooManyRequests (with Retry-After: N when given)
 //   limit         400 LimitExceeded     notfound  404 NotAuthorizedOrNotFound
 // GET /__state answers the whole state (for the tests); an unknown route is a 404 naming it.
-import { appendFileSync, writeFileSync } from "fs";
+import { appendFileSync, readFileSync, writeFileSync } from "fs";
 import { createServer, IncomingMessage, ServerResponse } from "http";
 import { randomBytes } from "crypto";
 
@@ -23,7 +24,7 @@ function arg(name: string, fallback?: string): string {
 }
 
 const LOG = arg("--log");
-const PUBLIC_IP = arg("--public-ip");
+const PUBLIC_IP_FILE = arg("--public-ip-file");
 const faults = arg("--launch-faults", "").split(",").filter(Boolean);
 
 interface Resource {
@@ -103,7 +104,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<{ stat
         resources.set(resource.id, resource);
         if (kind === "instances") {
             // The instance's primary VNIC and its attachment, where OCI keeps the public IP.
-            const vnic: Resource = { id: ocid("vnics"), kind: "vnics", lifecycleState: "AVAILABLE", pendingReads: 0, body: { publicIp: PUBLIC_IP, privateIp: "10.0.1.10", isPrimary: true } };
+            const vnic: Resource = { id: ocid("vnics"), kind: "vnics", lifecycleState: "AVAILABLE", pendingReads: 0, body: { publicIp: readFileSync(PUBLIC_IP_FILE, "utf8").trim(), privateIp: "10.0.1.10", isPrimary: true } };
             resources.set(vnic.id, vnic);
             const attachment: Resource = { id: ocid("vnicAttachments"), kind: "vnicAttachments", lifecycleState: "ATTACHED", pendingReads: 0, body: { instanceId: resource.id, vnicId: vnic.id } };
             resources.set(attachment.id, attachment);

@@ -8,7 +8,7 @@
 #                               repository's directory
 #   host.sh boot RUN KEY        a fresh copy of the root in RUN/root, booted with systemd-nspawn in a
 #                               network namespace of its own, reachable from here over a veth pair
-#                               (HOST_ADDR), with a Docker engine for it and a loop device as its data
+#                               (its address is the last line printed, and RUN/host-addr), with a Docker engine for it and a loop device as its data
 #                               volume (RUN/data.img, kept across `recreate`); KEY.pub is authorized
 #                               for `ubuntu`, KEY (a throwaway private key) is what the wait uses
 #   host.sh recreate RUN        stops the machine and boots a fresh copy of the root (a new VM, same
@@ -17,7 +17,8 @@
 #   host.sh journal RUN         the machine's journal (read from its files: works when SSH does not)
 #   host.sh teardown RUN        stops everything boot started and removes RUN's files
 #
-# Addresses are from TEST-NET-2 (198.51.100.0/24, RFC 5737): traffic never leaves this machine.
+# Addresses are a free /30 of TEST-NET-2 (198.51.100.0/24, RFC 5737) per run, so runs side by side do
+# not collide; traffic never leaves this machine.
 set -euo pipefail
 
 CACHE="${COINPILOT_E2E_CACHE:-$HOME/.cache/coinpilot-e2e}"
@@ -208,8 +209,6 @@ make_deb() {
 
 # --- one test run: RUN holds the state (pids, names) as files, so teardown works from any process.
 
-OUTER_ADDR=198.51.100.1
-HOST_ADDR=198.51.100.2
 
 state() { cat "$RUN/$1" 2>/dev/null || true; }
 
@@ -234,13 +233,32 @@ stop_pid() {
     rm -f "$RUN/$1"
 }
 
+# The first /30 of 198.51.100.0/24 no interface here uses: RUN/outer-addr (this machine's end of the
+# pair) and RUN/host-addr (the host's).
+pick_addresses() {
+    local slot used
+    used="$(ip -o -4 addr show | awk '{ print $4 }')"
+    for ((slot = 0; slot < 64; slot++)); do
+        if ! grep -qx "198.51.100.$((slot * 4 + 1))/30" <<<"$used"; then
+            echo "198.51.100.$((slot * 4 + 1))" >"$RUN/outer-addr"
+            echo "198.51.100.$((slot * 4 + 2))" >"$RUN/host-addr"
+            return
+        fi
+    done
+    log "no free /30 left in 198.51.100.0/24"
+    return 1
+}
+
 network_up() {
-    local ns="$1" id="$2"
+    local ns="$1" id="$2" outer host
+    pick_addresses
+    outer="$(state outer-addr)"
+    host="$(state host-addr)"
     ip netns add "$ns"
     ip link add "cpe2e${id}o" type veth peer name "cpe2e${id}h" netns "$ns"
-    ip addr add "$OUTER_ADDR/30" dev "cpe2e${id}o"
+    ip addr add "$outer/30" dev "cpe2e${id}o"
     ip link set "cpe2e${id}o" up
-    ip -n "$ns" addr add "$HOST_ADDR/30" dev "cpe2e${id}h"
+    ip -n "$ns" addr add "$host/30" dev "cpe2e${id}h"
     ip -n "$ns" link set "cpe2e${id}h" up
     ip -n "$ns" link set lo up
     # No default route: the host reaches this machine's end of the pair and nothing else (a registry
@@ -303,17 +321,18 @@ machine_down() {
 }
 
 wait_ssh() {
-    local key="$1" i
+    local key="$1" i host
+    host="$(state host-addr)"
     for ((i = 0; i < 120; i++)); do
         if ssh -q -i "$key" -o BatchMode=yes -o ConnectTimeout=2 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-            "ubuntu@$HOST_ADDR" true 2>/dev/null; then
+            "ubuntu@$host" true 2>/dev/null; then
             return 0
         fi
         kill -0 "$(state nspawn.pid)" 2>/dev/null || break
         sleep 0.5
     done
     tail -n 40 "$RUN/console.log" >&2
-    log "the machine did not answer SSH on $HOST_ADDR"
+    log "the machine did not answer SSH on $host"
     return 1
 }
 
@@ -333,7 +352,7 @@ boot() {
     fresh_root "$key.pub"
     machine_up
     wait_ssh "$key"
-    echo "$HOST_ADDR"
+    state host-addr
 }
 
 teardown() {

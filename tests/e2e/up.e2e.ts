@@ -5,7 +5,7 @@
 // cron file. Then a second `pulumi up` must change nothing and run nothing.
 import { readFileSync } from "fs";
 import { expectOk } from "../engine/harness";
-import { HOST_ADDR, World } from "./world";
+import { World } from "./world";
 
 const world = new World();
 const UNIT = "coinpilot-compose.service";
@@ -76,7 +76,7 @@ describe("pulumi up on an empty stack", () => {
         const instances = world.ociState().filter((r) => r.kind === "instances");
         expect(instances.map((r) => r.lifecycleState)).toEqual(["RUNNING"]);
         expect(expectOk(world.project.pulumi(["stack", "output", "instanceId"]), "stack output").stdout.trim()).toBe(instances[0].id);
-        expect(expectOk(world.project.pulumi(["stack", "output", "publicIp"]), "stack output").stdout.trim()).toBe(HOST_ADDR);
+        expect(expectOk(world.project.pulumi(["stack", "output", "publicIp"]), "stack output").stdout.trim()).toBe(world.hostAddr);
     }));
 
     it("installed Docker from the repository at DOCKER_APT_URL, with Compose v2", withDiagnostics(() => {
@@ -107,10 +107,10 @@ describe("pulumi up on an empty stack", () => {
             }
         }
         // From this machine, through the host's firewall, to the stack's web service (busybox httpd).
-        const r = world.project.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", `http://${HOST_ADDR}/hostname`]);
+        const r = world.project.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", `http://${world.hostAddr}/hostname`]);
         expect(r.stdout).toBe("200");
         // An internal port is published on the host's loopback only: refused from outside.
-        expect(world.project.run("curl", ["-s", "--max-time", "10", `http://${HOST_ADDR}:8501/`]).code).not.toBe(0);
+        expect(world.project.run("curl", ["-s", "--max-time", "10", `http://${world.hostAddr}:8501/`]).code).not.toBe(0);
     }));
 
     it("checked out the app at appRef and wrote the .env owned by ubuntu, mode 600, with generated passwords", withDiagnostics(() => {

@@ -4,13 +4,11 @@
 // stand-in providers reach the host for real (COINPILOT_STANDIN_SSH=1). Everything lives under one
 // temporary directory and `close()` stops and removes all of it, also after a failure.
 import { ChildProcess, spawn, spawnSync } from "child_process";
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { Project, ROOT, expectOk, initExampleStack, newProject } from "../engine/harness";
 
-export const HOST_ADDR = "198.51.100.2";
-export const OUTER_ADDR = "198.51.100.1";
 const HOST_SH = path.join(ROOT, "scripts", "e2e", "host.sh");
 /** The image every stand-in service runs: a static busybox, imported (no registry is reachable). */
 export const BASE_IMAGE = "coinpilot-e2e/busybox:1";
@@ -43,6 +41,9 @@ export class World {
     private controlPlanePort = 0;
     project!: Project;
     appRepoUrl = "";
+    /** The host's address and this machine's end of its veth pair (a free /30 per run, host.sh). */
+    hostAddr = "";
+    outerAddr = "";
     private server?: ChildProcess;
     private serverPort = 0;
 
@@ -52,8 +53,9 @@ export class World {
      * machine's kernel), boots the host for that key and serves the repositories.
      */
     start(options: { config?: Record<string, string>; launchFaults?: string } = {}): void {
+        // Whose run this is, for scripts/e2e/test.sh's cleanup should this process die before close().
+        writeFileSync(path.join(this.dir, "owner"), process.env.COINPILOT_E2E_OWNER ?? "");
         ok(sh("bash", [HOST_SH, "build"]), "host.sh build");
-        this.makeCertificates();
         this.makeAppRepository();
         this.startControlPlane(options.launchFaults ?? "");
         // The stand-ins read these when the engine starts them (the project's environment is copied now).
@@ -63,6 +65,7 @@ export class World {
         // The capacity hunt's state across runs (lib/launch/state.ts): this world's, not ~/.pulumi-coinpilot.
         process.env.COINPILOT_HUNT_STATE_DIR = path.join(this.dir, "hunt-state");
         this.project = newProject("coinpilot-e2e-project-");
+        writeFileSync(path.join(this.dir, "project-dir"), this.project.dir);
         initExampleStack(this.project, {
             "coinpilot:availabilityDomain": "Uocm:AP-CHUNCHEON-1-AD-1",
             "coinpilot:appRef": "v1.0.0",
@@ -77,6 +80,9 @@ export class World {
         const key = path.join(this.project.dir, "id_test");
         expectOk(this.project.pulumi(["config", "set", "coinpilot:sshPublicKey", readFileSync(`${key}.pub`, "utf8").trim()]), "set sshPublicKey");
         ok(sh("bash", [HOST_SH, "boot", this.run, key]), "host.sh boot");
+        this.hostAddr = readFileSync(path.join(this.run, "host-addr"), "utf8").trim();
+        this.outerAddr = readFileSync(path.join(this.run, "outer-addr"), "utf8").trim();
+        this.makeCertificates();
         this.startServer();
         expectOk(this.project.pulumi(["config", "set", "coinpilot:appRepoUrl", this.appRepoUrl]), "set appRepoUrl");
         this.prepareHost();
@@ -87,7 +93,7 @@ export class World {
     ssh(command: string, input?: string): Sh {
         return sh("ssh", [
             "-q", "-i", path.join(this.project.dir, "id_test"), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", `ubuntu@${HOST_ADDR}`, "--", command,
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", `ubuntu@${this.hostAddr}`, "--", command,
         ], { input });
     }
 
@@ -130,6 +136,11 @@ export class World {
         if (!process.env.COINPILOT_E2E_KEEP) rmSync(this.dir, { recursive: true, force: true });
     }
 
+    /** Pids of the servers, so scripts/e2e/test.sh can stop them if this process dies before close(). */
+    private recordChild(child: ChildProcess): void {
+        appendFileSync(path.join(this.dir, "children.pids"), `${child.pid}\n`);
+    }
+
     /** The control plane's requests, in order. */
     ociRequests(): { method: string; path: string; operation: string; status: number }[] {
         return existsSync(this.ociLog) ? readFileSync(this.ociLog, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
@@ -146,20 +157,21 @@ export class World {
         this.controlPlane = spawn(
             "node",
             ["--require", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "e2e", "control-plane.ts"),
-                "--log", this.ociLog, "--port-file", portFile, "--public-ip", HOST_ADDR, "--launch-faults", launchFaults],
+                "--log", this.ociLog, "--port-file", portFile, "--public-ip-file", path.join(this.run, "host-addr"), "--launch-faults", launchFaults],
             { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] },
         );
+        this.recordChild(this.controlPlane);
         this.controlPlanePort = waitForPort(portFile, "scripts/e2e/control-plane.ts");
     }
 
-    /** A throwaway CA and a server certificate for OUTER_ADDR; the host trusts the CA (prepareHost). */
+    /** A throwaway CA and a server certificate for this machine's end of the pair; the host trusts the CA (prepareHost). */
     private makeCertificates(): void {
         const tls = path.join(this.dir, "tls");
         mkdirSync(tls);
         const openssl = (...args: string[]) => ok(sh("openssl", args, { cwd: tls }), `openssl ${args[0]}`);
         openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=coinpilot e2e CA", "-keyout", "ca.key", "-out", "ca.crt");
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${OUTER_ADDR}`, "-keyout", "server.key", "-out", "server.csr");
-        writeFileSync(path.join(tls, "ext.cnf"), `subjectAltName=IP:${OUTER_ADDR}\n`);
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${this.outerAddr}`, "-keyout", "server.key", "-out", "server.csr");
+        writeFileSync(path.join(tls, "ext.cnf"), `subjectAltName=IP:${this.outerAddr}\n`);
         openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.crt");
     }
 
@@ -207,13 +219,14 @@ export class World {
         this.server = spawn(
             "node",
             ["--require", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "e2e", "serve.ts"),
-                "--listen", `${OUTER_ADDR}:0`, "--cert", path.join(tls, "server.crt"), "--key", path.join(tls, "server.key"), "--log", this.requestLog,
+                "--listen", `${this.outerAddr}:0`, "--cert", path.join(tls, "server.crt"), "--key", path.join(tls, "server.key"), "--log", this.requestLog,
                 "--route", `/docker=${dockerRepo}`, "--route", `/coin-pilot.git=${path.join(this.dir, "www", "coin-pilot.git")}`],
             // stdout to a file: the tests drive the CLI with spawnSync, so no event reaches this process.
             { cwd: ROOT, stdio: ["ignore", openSync(portFile, "w"), "inherit"] },
         );
+        this.recordChild(this.server);
         this.serverPort = waitForPort(portFile, "scripts/e2e/serve.ts");
-        this.appRepoUrl = `https://${OUTER_ADDR}:${this.serverPort}/coin-pilot.git`;
+        this.appRepoUrl = `https://${this.outerAddr}:${this.serverPort}/coin-pilot.git`;
     }
 
     /**
@@ -224,7 +237,7 @@ export class World {
     prepareHost(): void {
         const ca = readFileSync(path.join(this.dir, "tls", "ca.crt"), "utf8");
         ok(this.ssh("sudo tee /usr/local/share/ca-certificates/coinpilot-e2e.crt >/dev/null && sudo update-ca-certificates >/dev/null", ca), "trust the test CA");
-        const url = `https://${OUTER_ADDR}:${this.serverPort}/docker`;
+        const url = `https://${this.outerAddr}:${this.serverPort}/docker`;
         ok(this.ssh(`echo 'DOCKER_APT_URL=${url}' | sudo tee -a /etc/environment >/dev/null && echo 'Defaults env_keep += "DOCKER_APT_URL"' | sudo tee /etc/sudoers.d/coinpilot-e2e >/dev/null`), "DOCKER_APT_URL");
     }
 
