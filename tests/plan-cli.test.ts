@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { parse, stringify } from "yaml";
+import { exampleConfigFile } from "./helpers/example-config";
 import { MAX_LINE } from "../lib/plan/plan";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -34,13 +34,7 @@ async function planHere(...args: string[]) {
     return { code, stdout, stderr };
 }
 
-function configFile(edit: (config: Record<string, unknown>) => void, name = "Pulumi.test.yaml"): string {
-    const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-    edit(doc.config);
-    const file = path.join(mkdtempSync(path.join(tmpdir(), "plan-")), name);
-    writeFileSync(file, stringify(doc));
-    return file;
-}
+const configFile = (edit: (config: Record<string, unknown>) => void, name?: string): string => exampleConfigFile(edit, { name });
 
 describe("npm run plan", () => {
     it("--json prints resources with type, name, parent and inputs", () => {
@@ -188,11 +182,13 @@ describe("npm run plan -- --diff (in-process; the README test above runs it as w
     });
 
     it("shows an OCPU change as a reboot when the config file changes", async () => {
-        const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-        doc.config["coinpilot:ocpus"] = "4";
-        doc.config["coinpilot:memoryInGbs"] = "24";
-        const file = path.join(dir, "Pulumi.prod.yaml");
-        writeFileSync(file, stringify(doc));
+        const file = exampleConfigFile(
+            (config) => {
+                config["coinpilot:ocpus"] = "4";
+                config["coinpilot:memoryInGbs"] = "24";
+            },
+            { dir, name: "Pulumi.prod.yaml" },
+        );
         const { code, stdout, stderr } = await npm("--config-file", file, "--diff", savedFile);
         expect(stderr).toBe("");
         expect(code).toBe(0);
@@ -202,10 +198,12 @@ describe("npm run plan -- --diff (in-process; the README test above runs it as w
     });
 
     it("shows a new appRef as the README says: checkout, unit and health replaced, the changed part of the command visible", async () => {
-        const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-        doc.config["coinpilot:appRef"] = "v1.1.0";
-        const file = path.join(dir, "Pulumi.prod.yaml");
-        writeFileSync(file, stringify(doc));
+        const file = exampleConfigFile(
+            (config) => {
+                config["coinpilot:appRef"] = "v1.1.0";
+            },
+            { dir, name: "Pulumi.prod.yaml" },
+        );
         const { code, stdout } = await npm("--config-file", file, "--diff", savedFile);
         expect(code).toBe(0);
         const replaced = stdout.split("\n").filter((l) => l.startsWith("  ± replace")).map((l) => l.split(/\s+/)[4]);

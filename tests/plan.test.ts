@@ -1,17 +1,13 @@
 // The offline plan in-process: `runPlan` is what `npm run plan` runs, here with its output captured
 // (one evaluation of the program for the example stack); the child-process runs, the README's
 // commands as written and the other stack files are in tests/plan-cli.test.ts (assets tier).
-import { mkdtempSync, readFileSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
 import * as path from "path";
-import { parse, stringify } from "yaml";
+import { exampleConfigFile } from "./helpers/example-config";
 import { HOST_STEPS } from "../components/host";
 import { renderComposeUnit } from "../lib/host/systemd-unit";
 import { MAX_LINE, OFFLINE_SECRET_PLACEHOLDER, SHARED_TRIGGER_MIN, buildPlan, formatPlan, redact, SECRET_MARK } from "../lib/plan/plan";
 import { RecordedResource } from "../lib/plan/mock-cloud";
 import { runPlan, stackOf } from "../scripts/plan";
-
-const ROOT = path.resolve(__dirname, "..");
 
 async function plan(...args: string[]) {
     let stdout = "";
@@ -20,13 +16,7 @@ async function plan(...args: string[]) {
     return { code, stdout, stderr };
 }
 
-function configFile(edit: (config: Record<string, unknown>) => void, name = "Pulumi.test.yaml"): string {
-    const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-    edit(doc.config);
-    const file = path.join(mkdtempSync(path.join(tmpdir(), "plan-")), name);
-    writeFileSync(file, stringify(doc));
-    return file;
-}
+const configFile = (edit: (config: Record<string, unknown>) => void, name?: string): string => exampleConfigFile(edit, { name });
 
 describe("the text plan of the example stack", () => {
     let text = "";

@@ -1,10 +1,10 @@
 // The program's storage through `npm run plan -- --json`, as a reviewer sees it (moved out of
 // tests/storage.test.ts: three plan runs in child processes belong to the assets tier, jest.tiers.js).
 import { execFile } from "child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { parse, stringify } from "yaml";
+import { exampleConfigFile } from "./helpers/example-config";
 import { DATA_DEVICE_PATH } from "../components/storage";
 
 const EXISTING_VOLUME = "ocid1.volume.oc1.ap-chuncheon-1.aaaaaaaaexistingvolumeexample";
@@ -23,10 +23,7 @@ describe("the program's storage in the offline plan", () => {
 
     /** One `npm run plan -- --json` child per config, run side by side (each takes seconds). */
     function runPlan(name: keyof typeof CONFIGS): Promise<void> {
-        const doc = parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-        Object.assign(doc.config, CONFIGS[name]);
-        const file = path.join(dir, `Pulumi.prod-${name}.yaml`);
-        writeFileSync(file, stringify(doc));
+        const file = exampleConfigFile((config) => Object.assign(config, CONFIGS[name]), { dir, name: `Pulumi.prod-${name}.yaml` });
         return new Promise((done, fail) =>
             execFile("npm", ["run", "-s", "plan", "--", "--config-file", file, "--json"], { cwd: ROOT, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
                 if (err) return fail(new Error(`plan (${name}) failed: ${stderr}`));

@@ -5,6 +5,7 @@ import { spawnSync } from "child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
+import { exampleConfig } from "../helpers/example-config";
 import { parse, stringify } from "yaml";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -85,7 +86,7 @@ export function expectOk(run: Run, what: string): Run {
  */
 export function initExampleStack(project: Project, extra: Record<string, string> = {}): void {
     expectOk(project.pulumi(["stack", "init", "prod"]), "pulumi stack init prod");
-    const example = (parse(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8")) as { config: Record<string, unknown> }).config;
+    const example = exampleConfig();
     // The namespace named too, so the off-host bucket needs no getNamespace invoke (the OCI API).
     for (const [key, value] of Object.entries({ ...example, "coinpilot:offsiteNamespace": EXAMPLE_NAMESPACE, ...extra })) {
         if (value !== null && typeof value === "object") {
