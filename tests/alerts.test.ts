@@ -6,18 +6,17 @@
 // host, and which webhook (coinpilot:opsWebhookUrl or discordWebhookUrl) the program ships there.
 import { byName, created, isSecretEnvelope, parentOf, plainStrings, settle, useConfig } from "./mocks";
 import * as fs from "fs";
-import * as http from "http";
 import * as path from "path";
 import { spawn, spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { AddressInfo } from "net";
 import { Backups } from "../components/backups";
 import { ALERT_WEBHOOK_FILE, alertWebhookCommand } from "../lib/host/alerts";
 import { ALERT_UNIT_PATH, BACKUP_ASSETS, BACKUP_INSTALL_DIR, HEALTH_UNIT_PATH, SHIPPED_ASSETS } from "../lib/host/backup-files";
 import { COMPOSE_UNIT_DEFAULTS, renderComposeUnit } from "../lib/host/systemd-unit";
 import { buildPlan, formatPlan } from "../lib/plan/plan";
 import { BACKUP_DIR, REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries, runBackupScriptAsync } from "./helpers/servers";
+import { startHttpStandIn } from "./helpers/http-stand-in";
 import { shellDefault } from "./helpers/shell";
 
 const TOKEN = "TEST-ONLY-WEBHOOK-TOKEN-d41d8cd98f00";
@@ -33,7 +32,7 @@ interface Received {
 /** Discord's webhook endpoint, as far as alert.sh uses it: POST JSON, answer 204. */
 async function startWebhook(): Promise<{ url: string; received: Received[]; close: () => Promise<void> }> {
     const received: Received[] = [];
-    const server = http.createServer((req, res) => {
+    const server = await startHttpStandIn((req, res) => {
         let data = "";
         req.on("data", (d) => (data += d));
         req.on("end", () => {
@@ -41,9 +40,7 @@ async function startWebhook(): Promise<{ url: string; received: Received[]; clos
             res.writeHead(204).end();
         });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    return { url: `http://127.0.0.1:${port}/api/webhooks/4242/${TOKEN}`, received, close: () => new Promise((resolve) => server.close(() => resolve())) };
+    return { url: `${server.url}/api/webhooks/4242/${TOKEN}`, received, close: server.close };
 }
 
 /** A unit's directive values (Key=value lines), in order. */

@@ -5,12 +5,11 @@
 // tests do.
 import { spawn } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
-import { AddressInfo } from "net";
 import * as path from "path";
 import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME } from "../lib/host/systemd-unit";
 import { BACKUP_ASSETS, HEALTH_CHECK_PATH, OPS_CHECK_PATH, SHIPPED_ASSETS, opsCheckCommand } from "../lib/host/backup-files";
 import { BACKUP_DIR, REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
+import { startHttpStandIn } from "./helpers/http-stand-in";
 import { shellDefault } from "./helpers/shell";
 
 const HOST_DIR = path.join(REPO_ROOT, "assets", "host");
@@ -35,7 +34,7 @@ interface Target {
 async function startPrometheus(): Promise<{ url: string; targets: Target[]; requests: string[]; close: () => Promise<void> }> {
     const targets: Target[] = [];
     const requests: string[] = [];
-    const server = http.createServer((req, res) => {
+    const server = await startHttpStandIn((req, res) => {
         requests.push(`${req.method} ${req.url}`);
         if (!req.url?.startsWith("/api/v1/targets")) return void res.writeHead(404).end("404 page not found");
         const activeTargets = targets.map((t) => ({
@@ -47,9 +46,7 @@ async function startPrometheus(): Promise<{ url: string; targets: Target[]; requ
         }));
         res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ status: "success", data: { activeTargets, droppedTargets: [] } }));
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    return { url: `http://127.0.0.1:${port}`, targets, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+    return { ...server, targets, requests };
 }
 
 interface Rule {
@@ -63,16 +60,14 @@ interface Rule {
 async function startGrafana(): Promise<{ url: string; rules: Rule[]; requests: string[]; close: () => Promise<void> }> {
     const rules: Rule[] = [];
     const requests: string[] = [];
-    const server = http.createServer((req, res) => {
+    const server = await startHttpStandIn((req, res) => {
         requests.push(`${req.method} ${req.url}`);
         if (req.headers.authorization !== `Basic ${Buffer.from(`admin:${GRAFANA_PASSWORD}`).toString("base64")}`) return void res.writeHead(401).end('{"message":"Invalid username or password"}');
         if (req.url !== "/api/prometheus/grafana/api/v1/rules") return void res.writeHead(404).end();
         const groups = [{ name: "coinpilot", file: "CoinPilot", rules: rules.map((r) => ({ ...r, type: "alerting", query: "", lastError: r.lastError ?? "" })) }];
         res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ status: "success", data: { groups } }));
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    return { url: `http://127.0.0.1:${port}`, rules, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+    return { ...server, rules, requests };
 }
 
 /** What the stand-ins answer; each test edits a fresh copy. */
