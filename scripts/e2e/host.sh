@@ -274,15 +274,11 @@ docker_up() {
     nsenter --net="/run/netns/$ns" setsid dockerd --iptables=false --ip-masq=false --data-root "$RUN/docker-data" --exec-root "$RUN/docker-exec" \
         --pidfile "$RUN/docker-exec/dockerd.pid" -H "unix://$RUN/docker-sock/docker.sock" >"$RUN/dockerd.log" 2>&1 </dev/null &
     echo $! >"$RUN/dockerd.pid"
-    local i
-    for ((i = 0; i < 150; i++)); do
-        DOCKER_HOST="unix://$RUN/docker-sock/docker.sock" docker version >/dev/null 2>&1 && return 0
-        kill -0 "$(state dockerd.pid)" 2>/dev/null || break
-        sleep 0.2
-    done
-    tail -n 20 "$RUN/dockerd.log" >&2
-    log "dockerd did not answer on $RUN/docker-sock/docker.sock"
-    return 1
+    wait_until 150 0.2 dockerd.pid dockerd.log 20 "dockerd did not answer on $RUN/docker-sock/docker.sock" docker_answers
+}
+
+docker_answers() {
+    DOCKER_HOST="unix://$RUN/docker-sock/docker.sock" docker version >/dev/null 2>&1
 }
 
 # A fresh copy of the cached root with this run's host keys and the test's public key.
@@ -321,18 +317,25 @@ machine_down() {
 }
 
 wait_ssh() {
-    local key="$1" i host
+    local key="$1" host
     host="$(state host-addr)"
-    for ((i = 0; i < 120; i++)); do
-        if ssh -q -i "$key" -o BatchMode=yes -o ConnectTimeout=2 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-            "ubuntu@$host" true 2>/dev/null; then
-            return 0
-        fi
-        kill -0 "$(state nspawn.pid)" 2>/dev/null || break
-        sleep 0.5
+    wait_until 120 0.5 nspawn.pid console.log 40 "the machine did not answer SSH on $host" \
+        ssh -q -i "$key" -o BatchMode=yes -o ConnectTimeout=2 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "ubuntu@$host" true
+}
+
+# wait_until TRIES DELAY PIDFILE LOGFILE LINES MESSAGE COMMAND...: runs COMMAND (output discarded) until it
+# succeeds, at most TRIES times DELAY seconds apart, while the process in the run's PIDFILE lives; else
+# shows the last LINES of the run's LOGFILE and fails with MESSAGE.
+wait_until() {
+    local tries="$1" delay="$2" pidfile="$3" logfile="$4" lines="$5" message="$6" i
+    shift 6
+    for ((i = 0; i < tries; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
+        kill -0 "$(state "$pidfile")" 2>/dev/null || break
+        sleep "$delay"
     done
-    tail -n 40 "$RUN/console.log" >&2
-    log "the machine did not answer SSH on $host"
+    tail -n "$lines" "$RUN/$logfile" >&2
+    log "$message"
     return 1
 }
 
