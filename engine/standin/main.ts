@@ -34,6 +34,15 @@ grpc.Server.prototype.addService = function (service: unknown, impl: Record<stri
         resp.setProperties(Struct.fromJavaScript(previewOutputs(typeOf(call.request.getUrn()), call.request.getProperties().toJavaScript())));
         callback(undefined, resp);
     };
+    // An import's Read carries only the id (no properties); @pulumi/pulumi's server reads them unchecked.
+    const read = impl.read.bind(impl);
+    impl.read = (call: { request: { getProperties(): unknown; setProperties(p: unknown): void } }, callback: Function) => {
+        if (!call.request.getProperties()) {
+            const { Struct } = fromSdk("google-protobuf/google/protobuf/struct_pb");
+            call.request.setProperties(Struct.fromJavaScript({}));
+        }
+        return read(call, callback);
+    };
     return addService.call(this, service, impl);
 };
 

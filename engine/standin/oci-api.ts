@@ -76,7 +76,10 @@ export async function ociCreate(type: string, inputs: Record<string, unknown>): 
     const created = await call("POST", `/20160918/${collection}`, operationOf(collection, "POST"), inputs);
     const id = String(created.id);
     const state = await waitSteady(collection, id);
-    const outputs: Record<string, unknown> = { state: state.lifecycleState };
+    // What the control plane computed beside the inputs (e.g. a pre-authenticated request's URL);
+    // the provider keeps only the keys the type's schema computes.
+    const { id: _id, lifecycleState, ...answer } = state;
+    const outputs: Record<string, unknown> = { ...Object.fromEntries(Object.entries(answer).filter(([k]) => !(k in inputs))), state: lifecycleState };
     if (collection === "instances") {
         const attachments = (await call("GET", `/20160918/vnicAttachments?instanceId=${encodeURIComponent(id)}`, "ListVnicAttachments")) as unknown as { vnicId: string }[];
         const vnic = await call("GET", `/20160918/vnics/${attachments[0].vnicId}`, "GetVnic");
@@ -84,6 +87,23 @@ export async function ociCreate(type: string, inputs: Record<string, unknown>): 
         outputs.privateIp = vnic.privateIp;
     }
     return { id, outputs };
+}
+
+/**
+ * Reads a resource back from the control plane, as the provider's Read does for `pulumi import`: the
+ * inputs it was created (and updated) with, and the outputs the type computes (its lifecycle state).
+ * Undefined when the control plane has no such resource (Read's answer for "gone").
+ */
+export async function ociRead(type: string, id: string): Promise<{ inputs: Record<string, unknown>; outputs: Record<string, unknown> } | undefined> {
+    const collection = collectionOf(type);
+    const response = await fetch(`${ociApiUrl()}/20160918/${collection}/${encodeURIComponent(id)}`, {
+        headers: { authorization: SIGNATURE, date: new Date().toUTCString() },
+    });
+    if (response.status === 404) return undefined;
+    const view = (await response.json()) as Record<string, unknown>;
+    if (!response.ok) throw new Error(renderProviderError(new OciServiceError(response.status, String(view.code ?? "Unknown"), String(view.message ?? ""), {}), `Get${collection}`));
+    const { id: _id, lifecycleState, ...inputs } = view;
+    return { inputs, outputs: { state: lifecycleState } };
 }
 
 export async function ociUpdate(type: string, id: string, inputs: Record<string, unknown>): Promise<void> {

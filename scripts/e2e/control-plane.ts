@@ -5,13 +5,17 @@
 // every request as a JSON line, and fails LaunchInstance as scripted.
 //
 //   node control-plane.ts --log FILE --port-file FILE --public-ip-file FILE [--launch-faults LIST]
-// (the instance's public IP is read from the file when an instance is launched: the test host's address)
+//       [--object-storage-file FILE]
+// (the instance's public IP is read from the file when an instance is launched: the test host's address;
+// a pre-authenticated request's URL starts with the base URL read from --object-storage-file when it
+// is made: scripts/e2e/serve.ts, which the host reaches)
 //
 // LIST is comma-separated, consumed one per LaunchInstance call, then launches succeed:
 //   capacity      500 InternalError "Out of host capacity."
 //   throttle[:N]  429 TooManyRequests (with Retry-After: N when given)
 //   limit         400 LimitExceeded     notfound  404 NotAuthorizedOrNotFound
-// GET /__state answers the whole state (for the tests); an unknown route is a 404 naming it.
+// GET /__state answers the whole state (for the tests); POST /__faults with {"launch": "LIST"} adds
+// faults for the next launches; an unknown route is a 404 naming it.
 import { appendFileSync, readFileSync, writeFileSync } from "fs";
 import { createServer, IncomingMessage, ServerResponse } from "http";
 import { randomBytes } from "crypto";
@@ -26,6 +30,7 @@ function arg(name: string, fallback?: string): string {
 const LOG = arg("--log");
 const PUBLIC_IP_FILE = arg("--public-ip-file");
 const faults = arg("--launch-faults", "").split(",").filter(Boolean);
+const OBJECT_STORAGE_FILE = arg("--object-storage-file", "");
 
 interface Resource {
     id: string;
@@ -84,6 +89,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<{ stat
     if (method === "GET" && url.pathname === "/__state") {
         return { status: send(res, 200, [...resources.values()].map((r) => ({ kind: r.kind, ...view(r) }))), operation: "State" };
     }
+    if (method === "POST" && url.pathname === "/__faults") {
+        const more = String((await readBody(req)).launch ?? "").split(",").filter(Boolean);
+        faults.push(...more);
+        return { status: send(res, 200, { launchFaults: faults }), operation: "Faults" };
+    }
     if (!/^Signature /.test(String(req.headers.authorization ?? ""))) {
         return { status: fail(res, 401, "NotAuthenticated", "The required information to complete authentication was not provided."), operation: "Unsigned" };
     }
@@ -102,6 +112,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<{ stat
         const [initial] = LIFECYCLE[kind] ?? ["AVAILABLE", "AVAILABLE"];
         const resource: Resource = { id: ocid(kind), kind, lifecycleState: initial, pendingReads: LIFECYCLE[kind] ? 1 : 0, body };
         resources.set(resource.id, resource);
+        if (kind === "preauthenticatedRequests") {
+            // What OCI answers: the URL's path with its secret token, and the whole URL.
+            const base = OBJECT_STORAGE_FILE ? readFileSync(OBJECT_STORAGE_FILE, "utf8").trim() : "https://objectstorage.ap-chuncheon-1.oraclecloud.com";
+            body.accessUri = `/p/${randomBytes(24).toString("base64url")}/n/${String(body.namespace)}/b/${String(body.bucket)}/o/`;
+            body.fullPath = `${base}${String(body.accessUri)}`;
+        }
         if (kind === "instances") {
             // The instance's primary VNIC and its attachment, where OCI keeps the public IP.
             const vnic: Resource = { id: ocid("vnics"), kind: "vnics", lifecycleState: "AVAILABLE", pendingReads: 0, body: { publicIp: readFileSync(PUBLIC_IP_FILE, "utf8").trim(), privateIp: "10.0.1.10", isPrimary: true } };

@@ -4,8 +4,9 @@
 # an OCI-style rules.v4 ending in REJECT), built once into ~/.cache/coinpilot-e2e and reused, plus the
 # stand-in Docker apt repository the install-docker step installs from.
 #
-#   host.sh build               builds what is missing (root ~3-5 min, repository ~2 min), prints the
-#                               repository's directory
+#   host.sh build               builds what is missing (root ~3-5 min, repository ~2 min, services
+#                               image ~3 min), prints the repository's directory
+#   host.sh services-image      the services image's tar (PostgreSQL, Redis, sqlite3)
 #   host.sh boot RUN KEY        a fresh copy of the root in RUN/root, booted with systemd-nspawn in a
 #                               network namespace of its own, reachable from here over a veth pair
 #                               (its address is the last line printed, and RUN/host-addr), with a Docker engine for it and a loop device as its data
@@ -30,6 +31,7 @@ INCLUDE=systemd,systemd-sysv,dbus,openssh-server,iproute2,sudo,cron,iptables,net
 # Bumped whenever what the build makes changes, so a stale cache is rebuilt instead of reused.
 LAYOUT=2
 REPO_LAYOUT=1
+SERVICES_LAYOUT=1
 
 log() { printf 'e2e host: %s\n' "$*" >&2; }
 
@@ -57,7 +59,7 @@ build_root() {
         log "root already built: $root"
         return
     fi
-    rm -rf "$tmp"
+    remove_partial "$tmp"
     log "debootstrap $SUITE into $tmp (a few minutes)"
     DEBIAN_FRONTEND=noninteractive debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 || {
         tail -n 30 "$CACHE/debootstrap.log" >&2
@@ -207,6 +209,74 @@ make_deb() {
     } >"$base/pkg/$name/DEBIAN/control"
 }
 
+# Removes what an interrupted build left, unmounting first what debootstrap mounted in it (/proc, /sys).
+remove_partial() {
+    local mount
+    awk -v dir="$1/" 'index($2, dir) == 1 { print $2 }' /proc/mounts | sort -r | while read -r mount; do umount -l "$mount" || true; done
+    rm -rf "$1"
+}
+
+# The image the stand-in app's data services run (tests/e2e/world.ts imports it as
+# coinpilot-e2e/services:1): a bookworm minbase with Debian's PostgreSQL 15, Redis 7 and sqlite3, so
+# the backup scripts meet the real servers (pg_dump, pg_restore, psql, redis-cli, redis-check-rdb) in
+# containers named as in production. Built once into CACHE/services-SERVICES_LAYOUT.tar.
+build_services_image() {
+    local image="$CACHE/services-$SERVICES_LAYOUT.tar" tmp="$CACHE/services-$SERVICES_LAYOUT.partial"
+    if [ -f "$image" ]; then
+        log "services image already built: $image"
+        return
+    fi
+    remove_partial "$tmp"
+    rm -f "$image.partial"
+    log "debootstrap $SUITE with postgresql-15, redis-server and sqlite3 into $tmp (a few minutes)"
+    DEBIAN_FRONTEND=noninteractive debootstrap --variant=minbase "$SUITE" "$tmp" "$MIRROR" >"$CACHE/services-debootstrap.log" 2>&1 || {
+        tail -n 30 "$CACHE/services-debootstrap.log" >&2
+        exit 1
+    }
+    # An image starts no services while packages install (what Docker's own images do).
+    printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+    chmod 755 "$tmp/usr/sbin/policy-rc.d"
+    # No cluster made at install: the container's entrypoint makes its own on its volume.
+    mkdir -p "$tmp/etc/postgresql-common"
+    echo 'create_main_cluster = false' >"$tmp/etc/postgresql-common/createcluster.conf"
+    chroot "$tmp" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql-15 redis-server sqlite3 >>"$CACHE/services-debootstrap.log" 2>&1 || {
+        tail -n 30 "$CACHE/services-debootstrap.log" >&2
+        exit 1
+    }
+    chroot "$tmp" apt-get clean
+    # Smaller to import on every run: no docs or locales, and no JIT (LLVM is 130 MB; PostgreSQL runs
+    # without its JIT provider).
+    rm -rf "$tmp/var/lib/apt/lists"/* "$tmp/usr/share/doc" "$tmp/usr/share/man" "$tmp/usr/share/locale" "$tmp/usr/share/i18n" \
+        "$tmp"/usr/lib/x86_64-linux-gnu/libLLVM-* "$tmp"/usr/lib/x86_64-linux-gnu/libz3.so.* "$tmp"/usr/lib/postgresql/15/lib/llvmjit*
+    # The official postgres image's entrypoint in small: a cluster on the volume on first start
+    # (POSTGRES_USER with POSTGRES_PASSWORD, the socket trusted inside the container), POSTGRES_DB,
+    # then the server in the foreground.
+    cat >"$tmp/usr/local/bin/e2e-postgres" <<'PG'
+#!/bin/sh
+set -eu
+PGDATA=/var/lib/postgresql/data
+BIN=/usr/lib/postgresql/15/bin
+install -d -o postgres -g postgres -m 2775 /run/postgresql
+install -d -o postgres -g postgres -m 700 "$PGDATA"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    printf '%s\n' "$POSTGRES_PASSWORD" >/tmp/pwfile
+    chown postgres /tmp/pwfile
+    runuser -u postgres -- "$BIN/initdb" -D "$PGDATA" -U "$POSTGRES_USER" --pwfile=/tmp/pwfile --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+    rm -f /tmp/pwfile
+    echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+    runuser -u postgres -- "$BIN/pg_ctl" -D "$PGDATA" -w -o "-c listen_addresses=''" start >/dev/null
+    runuser -u postgres -- "$BIN/psql" -X -q -U "$POSTGRES_USER" -d postgres -c "CREATE DATABASE \"$POSTGRES_DB\""
+    runuser -u postgres -- "$BIN/pg_ctl" -D "$PGDATA" -w stop >/dev/null
+fi
+exec runuser -u postgres -- "$BIN/postgres" -D "$PGDATA" -c listen_addresses='*'
+PG
+    chmod 755 "$tmp/usr/local/bin/e2e-postgres"
+    tar -C "$tmp" -cf "$image.partial" .
+    rm -rf "$tmp"
+    mv "$image.partial" "$image"
+    log "services image built: $image ($(du -sh "$image" | cut -f1))"
+}
+
 # --- one test run: RUN holds the state (pids, names) as files, so teardown works from any process.
 
 
@@ -295,17 +365,35 @@ fresh_root() {
     printf '# e2e test host: no distribution mirror (scripts/e2e/host.sh)\n' >"$RUN/root/etc/apt/sources.list"
     # sudo resolves its own host name.
     printf '127.0.1.1 coinpilot-e2e\n' >>"$RUN/root/etc/hosts"
+    # What a VM's boot does and a container's does not: systemd-fstab-generator skips fstab's device
+    # entries in a container, so the data volume's UUID= line (mount-data-volume.sh) would never be
+    # mounted at boot. This generator makes the same mount unit for each such line (nofail: wanted,
+    # not required; _netdev: with the remote mounts, after the network), so a reboot mounts the volume
+    # and docker.service's RequiresMountsFor= finds its unit, as on OCI.
+    install -D -m 755 /dev/stdin "$RUN/root/etc/systemd/system-generators/coinpilot-e2e-fstab-devices" <<'GEN'
+#!/bin/sh
+# e2e test host (scripts/e2e/host.sh): fstab's UUID= entries as mount units, as systemd-fstab-generator makes them on a VM.
+dir="$1"
+grep -E '^UUID=' /etc/fstab | while read -r what where type options _; do
+    unit="$(systemd-escape -p --suffix=mount "$where")"
+    printf '[Unit]\nSourcePath=/etc/fstab\nAfter=network-online.target\nWants=network-online.target\nBefore=remote-fs.target\n\n[Mount]\nWhat=%s\nWhere=%s\nType=%s\nOptions=%s\n' \
+        "$what" "$where" "$type" "$options" >"$dir/$unit"
+    mkdir -p "$dir/remote-fs.target.wants"
+    ln -sf "../$unit" "$dir/remote-fs.target.wants/$unit"
+done
+GEN
 }
 
 machine_up() {
     local ns loop
     ns="$(state netns)"
     loop="$(state loop)"
-    # --keep-unit/--register=no: PID 1 here is not systemd. The data volume appears where OCI's
+    # --keep-unit/--register=no: PID 1 here is not systemd. The engine's volumes appear in the host
+    # where `docker inspect` says they are, as with an engine inside the host (n8n_backup.sh tars one). The data volume appears where OCI's
     # udev rules put it, and under its own name too, so mount's UUID= lookup finds it.
     setsid systemd-nspawn -D "$RUN/root" --boot --register=no --keep-unit --quiet --console=read-only \
         --network-namespace-path="/run/netns/$ns" --capability=CAP_NET_ADMIN,CAP_SYS_ADMIN \
-        --bind="$RUN/docker-sock:/run/coinpilot-engine" \
+        --bind="$RUN/docker-sock:/run/coinpilot-engine" --bind="$RUN/docker-data/volumes:$RUN/docker-data/volumes" \
         --bind="$loop:/dev/oracleoci/oraclevdb" --bind="$loop:$loop" \
         --machine="$(basename "$RUN")" >"$RUN/console.log" 2>&1 </dev/null &
     echo $! >"$RUN/nspawn.pid"
@@ -375,10 +463,18 @@ main() {
     case "${1:-}" in
         build)
             mkdir -p "$CACHE"
+            # One build at a time (runs side by side both call it): a second one waits, then finds it done.
+            exec 9>"$CACHE/.build.lock"
+            flock 9
             build_root
             build_repo
+            build_services_image
             # The last line: the repository's document root (tests/e2e serves it).
             echo "$CACHE/docker-repo-$REPO_LAYOUT/www"
+            ;;
+        services-image)
+            # The services image's tar (built by `build`).
+            echo "$CACHE/services-$SERVICES_LAYOUT.tar"
             ;;
         boot | recreate | reboot | journal | teardown)
             RUN="${2:?usage: host.sh $1 RUN ...}"

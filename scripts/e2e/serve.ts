@@ -1,16 +1,20 @@
 // The end-to-end test's HTTPS server, on this machine's end of the test host's veth pair: what the
 // host would fetch from the internet, served from local directories. Docker's apt repository (the
 // stand-in packages of scripts/e2e/host.sh) and the stand-in CoinPilot git repository (git's "dumb"
-// HTTP protocol: plain files after `git update-server-info`). Every request is one JSON line in the
-// log; an unknown path is a 404 naming it, so a gap shows at once.
+// HTTP protocol: plain files after `git update-server-info`). With --bucket, also the write-only
+// pre-authenticated requests of Object Storage the off-host copy uses (the control plane hands out
+// their URLs on this server): PUT /p/<token>/n/<ns>/b/<bucket>/o/<name> stores the body as
+// DIR/<bucket>/<name> after checking its Content-MD5, as OCI does. Every request is one JSON line in
+// the log; an unknown path is a 404 naming it, so a gap shows at once.
 //
-//   node serve.ts --listen ADDR --cert FILE --key FILE --log FILE --route /prefix=DIR ...
+//   node serve.ts --listen ADDR --cert FILE --key FILE --log FILE --route /prefix=DIR ... [--bucket DIR]
 // Prints `listening PORT` once it accepts connections (port 0: any free one).
-import { createReadStream, appendFileSync, readFileSync, statSync } from "fs";
+import { createHash } from "crypto";
+import { createReadStream, appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "fs";
 import { createServer } from "https";
 import * as path from "path";
 
-function args(): { listen: string; cert: string; key: string; log: string; routes: [string, string][] } {
+function args(): { listen: string; cert: string; key: string; log: string; routes: [string, string][]; bucket?: string } {
     const argv = process.argv.slice(2);
     const value = (name: string) => {
         const at = argv.indexOf(name);
@@ -21,7 +25,8 @@ function args(): { listen: string; cert: string; key: string; log: string; route
         const [prefix, dir] = r.split("=");
         return [prefix.replace(/\/$/, ""), path.resolve(dir)] as [string, string];
     });
-    return { listen: value("--listen"), cert: value("--cert"), key: value("--key"), log: value("--log"), routes };
+    const bucket = argv.includes("--bucket") ? path.resolve(value("--bucket")) : undefined;
+    return { listen: value("--listen"), cert: value("--cert"), key: value("--key"), log: value("--log"), routes, bucket };
 }
 
 const options = args();
@@ -30,7 +35,32 @@ const [host, port] = options.listen.split(":");
 const server = createServer({ cert: readFileSync(options.cert), key: readFileSync(options.key) }, (req, res) => {
     const url = new URL(req.url ?? "/", "https://e2e.invalid");
     const done = (status: number, bytes = 0) =>
-        appendFileSync(options.log, `${JSON.stringify({ at: new Date().toISOString(), method: req.method, path: url.pathname, status, bytes })}\n`);
+        // A pre-authenticated request's token is a secret: not in the log.
+        appendFileSync(options.log, `${JSON.stringify({ at: new Date().toISOString(), method: req.method, path: url.pathname.replace(/^\/p\/[^/]+\//, "/p/[secret]/"), status, bytes })}\n`);
+    const par = /^\/p\/[^/]+\/n\/[^/]+\/b\/([^/]+)\/o\/(.+)$/.exec(url.pathname);
+    if (options.bucket && par && req.method === "PUT") {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+            const body = Buffer.concat(chunks);
+            const md5 = createHash("md5").update(body).digest("base64");
+            const claimed = req.headers["content-md5"];
+            if (claimed !== undefined && claimed !== md5) {
+                res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ code: "InvalidContentMD5", message: `computed ${md5}, header ${claimed}` }));
+                return done(400, body.length);
+            }
+            const file = path.join(options.bucket!, par[1], decodeURIComponent(par[2]));
+            if (!file.startsWith(options.bucket! + path.sep)) {
+                res.writeHead(400).end();
+                return done(400);
+            }
+            mkdirSync(path.dirname(file), { recursive: true });
+            writeFileSync(file, body);
+            res.writeHead(200, { "opc-content-md5": md5 }).end();
+            done(200, body.length);
+        });
+        return;
+    }
     const route = options.routes.find(([prefix]) => url.pathname === prefix || url.pathname.startsWith(`${prefix}/`));
     if (!route || (req.method !== "GET" && req.method !== "HEAD")) {
         res.writeHead(404, { "content-type": "text/plain" }).end(`no route for ${req.method} ${url.pathname}\n`);

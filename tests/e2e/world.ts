@@ -10,8 +10,10 @@ import * as path from "path";
 import { Project, ROOT, expectOk, initExampleStack, newProject } from "../engine/harness";
 
 const HOST_SH = path.join(ROOT, "scripts", "e2e", "host.sh");
-/** The image every stand-in service runs: a static busybox, imported (no registry is reachable). */
+/** The image most stand-in services run: a static busybox, imported (no registry is reachable). */
 export const BASE_IMAGE = "coinpilot-e2e/busybox:1";
+/** The data services' image: Debian's PostgreSQL 15, Redis 7 and sqlite3 (scripts/e2e/host.sh build_services_image). */
+export const SERVICES_IMAGE = "coinpilot-e2e/services:1";
 
 export interface Sh {
     readonly code: number;
@@ -37,6 +39,10 @@ export class World {
     readonly stepLog = path.join(this.dir, "steps.log");
     /** The OCI control plane's request log (scripts/e2e/control-plane.ts), one JSON line per call. */
     readonly ociLog = path.join(this.dir, "oci-requests.log");
+    /** The off-host bucket's objects as the host uploaded them: DIR/<bucket>/<kind>/<file> (scripts/e2e/serve.ts). */
+    readonly bucketDir = path.join(this.dir, "bucket");
+    /** Where the control plane reads the base URL of the pre-authenticated requests it makes: this world's server. */
+    private readonly objectStorageFile = path.join(this.dir, "object-storage-url");
     private controlPlane?: ChildProcess;
     private controlPlanePort = 0;
     project!: Project;
@@ -106,6 +112,14 @@ export class World {
         this.prepareHost();
     }
 
+    /**
+     * The VM rebooted: its systemd shuts down (the units' stop commands run), then the same root boots
+     * again. The data volume and the Docker engine stay, as a VM's disk and a real engine's state would.
+     */
+    rebootHost(): void {
+        ok(sh("bash", [HOST_SH, "reboot", this.run]), "host.sh reboot");
+    }
+
     /** The host's journal, read from its files (works when SSH does not). */
     journal(): string {
         return sh("bash", [HOST_SH, "journal", this.run]).stdout;
@@ -146,6 +160,17 @@ export class World {
         return existsSync(this.ociLog) ? readFileSync(this.ociLog, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
     }
 
+    /** Scripts the control plane's answers to the next LaunchInstance calls (the --launch-faults names). */
+    scriptLaunchFaults(list: string): void {
+        ok(sh("curl", ["-sf", "-X", "POST", "--data", JSON.stringify({ launch: list }), `http://127.0.0.1:${this.controlPlanePort}/__faults`]), "control plane faults");
+    }
+
+    /** Creates a resource in the control plane directly, as the console or the OCI CLI would (a signed request). */
+    ociCreate(collection: string, body: Record<string, unknown>): { id: string; [key: string]: unknown } {
+        return JSON.parse(ok(sh("curl", ["-sf", "-X", "POST", "-H", 'authorization: Signature keyId="e2e"', "-H", "content-type: application/json",
+            "--data", JSON.stringify(body), `http://127.0.0.1:${this.controlPlanePort}/20160918/${collection}`]), `create ${collection}`).stdout);
+    }
+
     /** Every resource the control plane holds, with its lifecycle state. */
     ociState(): { kind: string; id: string; lifecycleState: string; [key: string]: unknown }[] {
         return JSON.parse(ok(sh("curl", ["-sf", `http://127.0.0.1:${this.controlPlanePort}/__state`]), "control plane state").stdout);
@@ -154,10 +179,12 @@ export class World {
     private startControlPlane(launchFaults: string): void {
         const portFile = path.join(this.dir, "control-plane.port");
         writeFileSync(portFile, "");
+        writeFileSync(this.objectStorageFile, "");
         this.controlPlane = spawn(
             "node",
             ["--require", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "e2e", "control-plane.ts"),
-                "--log", this.ociLog, "--port-file", portFile, "--public-ip-file", path.join(this.run, "host-addr"), "--launch-faults", launchFaults],
+                "--log", this.ociLog, "--port-file", portFile, "--public-ip-file", path.join(this.run, "host-addr"), "--launch-faults", launchFaults,
+                "--object-storage-file", this.objectStorageFile],
             { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] },
         );
         this.recordChild(this.controlPlane);
@@ -220,13 +247,14 @@ export class World {
             "node",
             ["--require", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "e2e", "serve.ts"),
                 "--listen", `${this.outerAddr}:0`, "--cert", path.join(tls, "server.crt"), "--key", path.join(tls, "server.key"), "--log", this.requestLog,
-                "--route", `/docker=${dockerRepo}`, "--route", `/coin-pilot.git=${path.join(this.dir, "www", "coin-pilot.git")}`],
+                "--route", `/docker=${dockerRepo}`, "--route", `/coin-pilot.git=${path.join(this.dir, "www", "coin-pilot.git")}`, "--bucket", this.bucketDir],
             // stdout to a file: the tests drive the CLI with spawnSync, so no event reaches this process.
             { cwd: ROOT, stdio: ["ignore", openSync(portFile, "w"), "inherit"] },
         );
         this.recordChild(this.server);
         this.serverPort = waitForPort(portFile, "scripts/e2e/serve.ts");
         this.appRepoUrl = `https://${this.outerAddr}:${this.serverPort}/coin-pilot.git`;
+        writeFileSync(this.objectStorageFile, `https://${this.outerAddr}:${this.serverPort}`);
     }
 
     /**
@@ -241,7 +269,7 @@ export class World {
         ok(this.ssh(`echo 'DOCKER_APT_URL=${url}' | sudo tee -a /etc/environment >/dev/null && echo 'Defaults env_keep += "DOCKER_APT_URL"' | sudo tee /etc/sudoers.d/coinpilot-e2e >/dev/null`), "DOCKER_APT_URL");
     }
 
-    /** The base image in the engine the host uses: a static busybox, imported from this machine's. */
+    /** The images in the engine the host uses: a static busybox, imported from this machine's, and the data services' image. */
     private importBaseImage(): void {
         const rootfs = path.join(this.dir, "busybox-rootfs");
         mkdirSync(path.join(rootfs, "bin"), { recursive: true });
@@ -252,8 +280,13 @@ export class World {
         }
         const env = { ...process.env, DOCKER_HOST: `unix://${path.join(this.run, "docker-sock", "docker.sock")}` };
         ok(sh("bash", ["-c", `tar -C '${rootfs}' -c . | docker import - ${BASE_IMAGE}`], { env }), "docker import");
+        const services = ok(sh("bash", [HOST_SH, "services-image"]), "host.sh services-image").stdout.trim();
+        ok(sh("docker", ["import", "--change", `ENV PATH=${SERVICES_PATH}`, services, SERVICES_IMAGE], { env }), "docker import (services)");
     }
 }
+
+/** PostgreSQL's own programs first (not Debian's version-picking wrappers), as in the postgres image. */
+const SERVICES_PATH = "/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 function botScript(version: string): string {
     return `echo "bot ${version} started"\nexec sleep 2147483647\n`;
@@ -271,21 +304,36 @@ function waitForPort(file: string, what: string): number {
 }
 
 /**
- * The seeds' services in small: `bot` built from the checkout; `db`, `redis` and `dashboard` image-only
- * with their ports on 127.0.0.1; `web` publishing 80 and 443 on every interface; a run-once `migrate`.
+ * The seeds' services in small: `bot` built from the checkout; image-only `db` (PostgreSQL), `redis`
+ * and `n8n` (a SQLite database in its data volume) with production's container names, which the
+ * backup scripts use, and `dashboard`, with their ports on 127.0.0.1; `web` publishing 80 and 443 on
+ * every interface; a run-once `migrate`.
  */
 export function composeFile(): string {
-    const longRunning = (name: string, port: number) =>
+    const busybox = (name: string, port: number) =>
         `  ${name}:\n    image: ${BASE_IMAGE}\n    command: ["httpd", "-f", "-p", "${port}", "-h", "/etc"]\n    restart: unless-stopped\n    ports: ["127.0.0.1:${port}:${port}"]\n`;
+    const data = (name: string, command: string, volume: string, port?: number) =>
+        [
+            `  ${name}:`,
+            `    image: ${SERVICES_IMAGE}`,
+            `    container_name: coinpilot-${name}`,
+            `    command: ${JSON.stringify(["sh", "-c", command])}`,
+            "    env_file: .env",
+            "    restart: unless-stopped",
+            `    volumes: ["${name}-data:${volume}"]`,
+            ...(port ? [`    ports: ["127.0.0.1:${port}:${port}"]`] : []),
+        ].join("\n");
     return [
         "services:",
         "  bot:",
         "    build: ../../../bot",
         "    restart: unless-stopped",
         "    env_file: .env",
-        longRunning("db", 5432).trimEnd(),
-        longRunning("redis", 6379).trimEnd(),
-        longRunning("dashboard", 8501).trimEnd(),
+        data("db", "exec e2e-postgres", "/var/lib/postgresql/data", 5432),
+        // $$: the variable is the container's (from env_file), not Compose's to interpolate.
+        data("redis", 'exec redis-server --requirepass "$$REDIS_PASSWORD" --dir /data --bind 0.0.0.0 --protected-mode no', "/data", 6379),
+        data("n8n", "sqlite3 /home/node/.n8n/database.sqlite 'PRAGMA journal_mode=WAL; CREATE TABLE IF NOT EXISTS workflow_entity (id INTEGER PRIMARY KEY, name TEXT NOT NULL)' >/dev/null && exec sleep infinity", "/home/node/.n8n"),
+        busybox("dashboard", 8501).trimEnd(),
         "  web:",
         `    image: ${BASE_IMAGE}`,
         '    command: ["httpd", "-f", "-p", "80", "-h", "/etc"]',
@@ -294,6 +342,10 @@ export function composeFile(): string {
         "  migrate:",
         `    image: ${BASE_IMAGE}`,
         '    command: ["true"]',
+        "volumes:",
+        "  db-data:",
+        "  redis-data:",
+        "  n8n-data:",
         "",
     ].join("\n");
 }
