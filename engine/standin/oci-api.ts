@@ -55,7 +55,10 @@ async function call(method: string, path: string, operation: string, body?: unkn
     const json = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
     if (!response.ok) {
         const headers = Object.fromEntries(response.headers.entries());
-        throw new Error(renderProviderError(new OciServiceError(response.status, String(json.code ?? "Unknown"), String(json.message ?? text), headers), operation));
+        // The status rides along so a caller can tell "gone" (Read's 404) from a failure.
+        throw Object.assign(new Error(renderProviderError(new OciServiceError(response.status, String(json.code ?? "Unknown"), String(json.message ?? text), headers), operation)), {
+            status: response.status,
+        });
     }
     return json;
 }
@@ -96,12 +99,13 @@ export async function ociCreate(type: string, inputs: Record<string, unknown>): 
  */
 export async function ociRead(type: string, id: string): Promise<{ inputs: Record<string, unknown>; outputs: Record<string, unknown> } | undefined> {
     const collection = collectionOf(type);
-    const response = await fetch(`${ociApiUrl()}/20160918/${collection}/${encodeURIComponent(id)}`, {
-        headers: { authorization: SIGNATURE, date: new Date().toUTCString() },
-    });
-    if (response.status === 404) return undefined;
-    const view = (await response.json()) as Record<string, unknown>;
-    if (!response.ok) throw new Error(renderProviderError(new OciServiceError(response.status, String(view.code ?? "Unknown"), String(view.message ?? ""), {}), `Get${collection}`));
+    let view: Record<string, unknown>;
+    try {
+        view = await call("GET", `/20160918/${collection}/${encodeURIComponent(id)}`, `Get${collection}`);
+    } catch (error) {
+        if ((error as { status?: number }).status === 404) return undefined;
+        throw error;
+    }
     const { id: _id, lifecycleState, ...inputs } = view;
     return { inputs, outputs: { state: lifecycleState } };
 }

@@ -13,6 +13,8 @@ const world = new World();
 const UNIT = "coinpilot-compose.service";
 const APP = "/opt/coin-pilot";
 const ENV_FILE = `${APP}/deploy/cloud/oci/.env`;
+/** The stand-in app's compose project, as the unit runs it (prefix of a command on the host). */
+const COMPOSE = `cd ${APP} && docker compose --env-file deploy/cloud/oci/.env -f deploy/cloud/oci/docker-compose.prod.yml`;
 
 /** Runs a test body; on failure the error carries the host's journal, the step log and the request log. */
 function withDiagnostics(body: () => void): () => void {
@@ -129,7 +131,7 @@ describe("pulumi up on an empty stack", () => {
     it("started the stack through the unit: active (exited), every service running, the run-once one exited 0", withDiagnostics(() => {
         expect(onHost(`systemctl is-active ${UNIT}`).trim()).toBe("active");
         expect(onHost(`systemctl show -p SubState -p RemainAfterExit -p UnitFileState ${UNIT}`).trim().split("\n").sort()).toEqual(["RemainAfterExit=yes", "SubState=exited", "UnitFileState=enabled"]);
-        const ps = onHost(`cd ${APP} && docker compose --env-file deploy/cloud/oci/.env -f deploy/cloud/oci/docker-compose.prod.yml ps --all --format '{{.Service}} {{.State}} {{.ExitCode}}'`);
+        const ps = onHost(`${COMPOSE} ps --all --format '{{.Service}} {{.State}} {{.ExitCode}}'`);
         const states = Object.fromEntries(ps.trim().split("\n").map((l) => [l.split(" ")[0], l.split(" ").slice(1).join(" ")]));
         expect(states).toEqual(SERVICES_UP);
         // The bot was built from the checkout, not pulled.
@@ -147,7 +149,6 @@ describe("pulumi up on an empty stack", () => {
 });
 
 describe("the seeds' incident, and a reboot", () => {
-    const COMPOSE = `cd ${APP} && docker compose --env-file deploy/cloud/oci/.env -f deploy/cloud/oci/docker-compose.prod.yml`;
     /** Each service's container: id and state (the run-once one included). */
     const containers = () =>
         Object.fromEntries(onHost(`${COMPOSE} ps --all --format '{{.Service}} {{.ID}} {{.State}} {{.ExitCode}}'`).trim().split("\n").map((l) => {
@@ -219,7 +220,7 @@ describe("pulumi up again", () => {
         expect(onHost(`git -C ${APP} rev-parse HEAD`).trim()).toBe(commit);
         // The unit's reload rebuilt the bot from the new checkout and recreated it.
         // The container's own log (compose's log view adds terminal control codes).
-        const logs = onHost(`cd ${APP} && docker logs "$(docker compose --env-file deploy/cloud/oci/.env -f deploy/cloud/oci/docker-compose.prod.yml ps -q bot)" 2>&1`);
+        const logs = onHost(`docker logs "$(${COMPOSE} ps -q bot)" 2>&1`);
         expect(logs.trim().split("\n").pop()).toBe("bot v1.1.0 started");
     }));
 
@@ -365,6 +366,13 @@ describe("a fatal launch error stops pulumi up at once, and the runbook's pulumi
     };
     const resources = () => (JSON.parse(expectOk(dr(["stack", "export"]), "stack export").stdout).deployment.resources ?? []) as { type: string; urn: string; id?: string; parent?: string; protect?: boolean }[];
     let volumeId = "";
+    /** The runbook's first step: the URN of the component the imports go under (`pulumi stack --show-urns`). */
+    const dataStorageUrn = (): string => {
+        const urns = expectOk(dr(["stack", "--show-urns"]), "pulumi stack --show-urns").stdout;
+        const urn = /(urn:pulumi:\S+coinpilot:storage:DataStorage::coinpilot-data)$/m.exec(urns)?.[1];
+        if (!urn) throw new Error(`no DataStorage URN in:\n${urns}`);
+        return urn;
+    };
 
     /** `pulumi up` of dr with the next launch failing as scripted: the run, its LaunchInstance calls and host steps. */
     function upFailingWith(fault: "limit" | "notfound") {
@@ -413,9 +421,7 @@ describe("a fatal launch error stops pulumi up at once, and the runbook's pulumi
 
     it("pulumi import of the volume (docs/disaster-recovery.md section 4): protected, under coinpilot-data, and the preview keeps it", withDiagnostics(() => {
         // The runbook's commands, in order.
-        const urns = expectOk(dr(["stack", "--show-urns"]), "pulumi stack --show-urns").stdout;
-        const parent = /(urn:pulumi:\S+coinpilot:storage:DataStorage::coinpilot-data)$/m.exec(urns)?.[1];
-        if (!parent) throw new Error(`no DataStorage URN in:\n${urns}`);
+        const parent = dataStorageUrn();
         const reads = world.ociRequests().length;
         expectOk(dr(["import", "oci:Core/volume:Volume", "coinpilot-data-volume", volumeId, "--parent", `coinpilot-data=${parent}`, "--protect", "--generate-code=false", "--yes"]), "pulumi import");
         // Read from the control plane, not made up.
@@ -432,7 +438,7 @@ describe("a fatal launch error stops pulumi up at once, and the runbook's pulumi
         // An IP the lost stack reserved (made here as the console would: this stack's config has none).
         const compartmentId = expectOk(dr(["config", "get", "coinpilot:compartmentId"]), "config get").stdout.trim();
         const ip = world.ociCreate("publicIps", { compartmentId, lifetime: "RESERVED", displayName: "coinpilot-data-ip" });
-        const parent = /(urn:pulumi:\S+coinpilot:storage:DataStorage::coinpilot-data)$/m.exec(expectOk(dr(["stack", "--show-urns"]), "show-urns").stdout)![1];
+        const parent = dataStorageUrn();
         expectOk(dr(["import", "oci:Core/publicIp:PublicIp", "coinpilot-data-ip", ip.id, "--parent", `coinpilot-data=${parent}`, "--protect", "--generate-code=false", "--yes"]), "pulumi import (ip)");
         const imported = resources().find((r) => r.type === "oci:Core/publicIp:PublicIp") as { id?: string; parent?: string; protect?: boolean; inputs?: Record<string, unknown> };
         expect(imported).toMatchObject({ id: ip.id, parent, protect: true, inputs: { compartmentId, lifetime: "RESERVED", displayName: "coinpilot-data-ip" } });
