@@ -4,7 +4,7 @@
 // the scripts they are. Prints a table per world, the targets of issue 12, and then JSON.
 //
 // BENCH_SEEDS (default 30) hunts per world and contender, on seeds BENCH_SEED_BASE (default 1, the
-// held-out seeds the README reports) onwards; the defaults were tuned on seeds 1001-1200.
+// held-out seeds the README reports) onwards; the defaults were tuned on seeds 1001-1400.
 // BENCH_WORLDS / BENCH_CONTENDERS: regular expressions selecting rows; BENCH_PACE / BENCH_SETTINGS:
 // JSON overrides of the policy's PaceTuning / LaunchRetrySettings, for tuning runs.
 import { createHitrovPolicy, createSeedScriptPolicy } from "../lib/launch/baselines";

@@ -191,42 +191,56 @@ describe("adaptive pace", () => {
         expect(d.interval()).toBe(FLOOR_MS);
     });
 
-    test("a slowdown stands when no 429 follows soon; a later one slows further", () => {
+    test("other traffic's 429 after a long clean stretch slows the pace by the smaller factor, and each later one again", () => {
         const d = driver();
         d.cleanFor(3_600_000);
         d.step(THROTTLE);
-        d.cleanFor(PACE.futileWithinMs + MIN);
+        expect(d.interval()).toBe(FLOOR_MS * PACE.spellFactor);
+        expect(PACE.spellFactor).toBeLessThan(PACE.increaseFactor);
+        d.cleanFor(4 * 3_600_000);
         const before = d.interval();
         d.step(THROTTLE);
-        expect(before).toBeLessThan(FLOOR_MS * PACE.increaseFactor);
-        expect(d.interval()).toBe(before * PACE.increaseFactor);
+        expect(before).toBeLessThan(FLOOR_MS * PACE.spellFactor);
+        expect(d.interval()).toBe(before * PACE.spellFactor);
     });
 
-    test("when 429s come as soon after a slowdown, they are other traffic's: the pace goes back and stays", () => {
+    test("a 429 on the first probes after a spell's long cool-down shows busy spells: back to the floor, and for a while only a drain from the floor slows", () => {
         const d = driver();
-        d.cleanFor(40 * MIN);
+        d.cleanFor(2 * 3_600_000);
         d.step(THROTTLE);
-        expect(d.interval()).toBe(FLOOR_MS * PACE.increaseFactor);
-        d.cleanFor(30 * MIN);
-        d.step(THROTTLE);
-        expect(d.interval()).toBe(FLOOR_MS);
-        // No slowing after a long clean stretch for a while...
-        d.cleanFor(40 * MIN);
+        expect(d.interval()).toBe(FLOOR_MS * PACE.spellFactor);
+        d.step();
         d.step(THROTTLE);
         expect(d.interval()).toBe(FLOOR_MS);
-        // ...but a bucket our own probes drain right after resuming still slows the pace...
-        d.cleanFor(PACE.drainWindowMs / 2);
+        expect(d.policy.learned!().slowingOffUntilMs).toBe(d.at() - 0.75 * Math.min(MAX_MS, 2 * BASE_MS) + PACE.spellHoldMs);
+        // While it holds, other traffic's 429s leave the pace alone...
+        d.cleanFor(40 * MIN);
+        d.step(THROTTLE);
+        expect(d.interval()).toBe(FLOOR_MS);
+        // ...a drain from the floor still slows it (our own probes are too fast for this bucket)...
+        d.cleanFor(10 * MIN);
         d.step(THROTTLE);
         expect(d.interval()).toBe(FLOOR_MS * PACE.increaseFactor);
-        // ...and once the hold is over, so does any 429 at pace.
-        const later = driver();
-        later.cleanFor(40 * MIN);
-        later.step(THROTTLE);
-        later.cleanFor(30 * MIN);
-        later.step(THROTTLE);
-        later.cleanFor(PACE.futileHoldMs + MIN);
-        later.step(THROTTLE);
-        expect(later.interval()).toBe(FLOOR_MS * PACE.increaseFactor);
+        // ...but only that once (the interval only recovers a little).
+        d.cleanFor(10 * MIN);
+        d.step(THROTTLE);
+        expect(d.interval()).toBeLessThanOrEqual(FLOOR_MS * PACE.increaseFactor);
+        expect(d.interval()).toBeGreaterThan(FLOOR_MS * PACE.increaseFactor - PACE.recoveryPerHourMs);
+        // Once the hold is over, other traffic's 429 slows the pace again.
+        d.cleanFor(PACE.spellHoldMs);
+        const before = d.interval();
+        d.step(THROTTLE);
+        expect(d.interval()).toBe(before * PACE.spellFactor);
+    });
+
+    test("a 429 right after a drain's short cool-down is no sign of spells: the drained pace stays", () => {
+        const d = driver();
+        d.cleanFor(10 * MIN);
+        d.step(THROTTLE);
+        d.step();
+        d.step(THROTTLE);
+        expect(d.interval()).toBe(FLOOR_MS * PACE.increaseFactor);
+        expect(d.policy.learned!().slowingOffUntilMs).toBeUndefined();
     });
 
     test("a 429 soon after probing resumed means our probes drained the bucket: a short cool-down, and the spell's count stays", () => {
@@ -259,7 +273,7 @@ describe("adaptive pace", () => {
         first.cleanFor(2 * 3_600_000);
         first.step(THROTTLE);
         const learned = first.policy.learned!();
-        expect(learned).toMatchObject({ intervalMs: FLOOR_MS * PACE.increaseFactor, throttleStreak: 1, nextAttemptAtMs: first.at(), slowdown: { fromIntervalMs: FLOOR_MS } });
+        expect(learned).toMatchObject({ intervalMs: FLOOR_MS * PACE.spellFactor, throttleStreak: 1, nextAttemptAtMs: first.at(), lastThrottleWasSpell: true });
         const second = driver({ learned });
         expect(second.interval()).toBe(learned.intervalMs);
         // A 429 right at the start of the next run is still the same spell: the cool-down doubles.

@@ -20,7 +20,7 @@ const STATE: HuntState = {
     attempts: 250,
     throttled: 2,
     lastAttemptAtMs: T0 + 2 * HOUR,
-    pace: { intervalMs: 60_000, throttleStreak: 1, lastThrottleAtMs: T0 + HOUR, paceSinceMs: T0 + HOUR + 20 * MIN, slowdown: { atMs: T0 + HOUR, fromIntervalMs: 30_000 }, slowingOffUntilMs: T0 + 3 * HOUR, lastAnsweredAtMs: T0 + 2 * HOUR, answeredSincePace: 40, nextAttemptAtMs: T0 + 2 * HOUR + MIN },
+    pace: { intervalMs: 60_000, throttleStreak: 1, lastThrottleAtMs: T0 + HOUR, paceSinceMs: T0 + HOUR + 20 * MIN, slowingOffUntilMs: T0 + 3 * HOUR, lastAnsweredAtMs: T0 + 2 * HOUR, answeredSincePace: 40, nextAttemptAtMs: T0 + 2 * HOUR + MIN, lastThrottleWasSpell: true },
     notices: [{ kind: "start", atMs: T0 }],
 };
 
@@ -56,6 +56,7 @@ describe("hunt state file", () => {
         ["a bad date", serializeHuntState(STATE).replace("2026-12-01T08:00:00.000Z", "yesterday"), /startedAt is not a date \(corrupt\)/],
         ["an unknown notice", serializeHuntState(STATE).replace('"kind": "start"', '"kind": "party"'), /notices\[0\]\.kind is unknown/],
         ["a JSON array", "[]", /is not an object \(corrupt\)/],
+        ["a mistyped flag", serializeHuntState(STATE).replace('"lastThrottleWasSpell": true', '"lastThrottleWasSpell": "yes"'), /lastThrottleWasSpell is not true or false \(corrupt\)/],
     ])("reports %s as a problem instead of a state", (_, text, problem) => {
         const parsed = parseHuntState(text, "prod");
         expect("problem" in parsed && parsed.problem).toMatch(problem);

@@ -109,11 +109,11 @@ export function serializeHuntState(state: HuntState): string {
                     throttleStreak: pace.throttleStreak,
                     lastThrottleAt: iso(pace.lastThrottleAtMs),
                     paceSince: iso(pace.paceSinceMs),
-                    slowdown: pace.slowdown && { at: iso(pace.slowdown.atMs), fromIntervalMs: Math.round(pace.slowdown.fromIntervalMs) },
                     slowingOffUntil: iso(pace.slowingOffUntilMs),
                     lastAnsweredAt: iso(pace.lastAnsweredAtMs),
                     answeredSincePace: pace.answeredSincePace,
                     nextAttemptAt: iso(pace.nextAttemptAtMs),
+                    lastThrottleWasSpell: pace.lastThrottleWasSpell,
                 },
                 notices: state.notices.slice(-NOTICE_HISTORY).map((n) => ({ kind: n.kind, at: iso(n.atMs) })),
                 ended: state.ended && { at: iso(state.ended.atMs), reason: state.ended.reason },
@@ -147,11 +147,10 @@ function time(value: unknown, what: string, optional = false): number | undefine
     return ms;
 }
 
-function parseSlowdown(value: unknown): LearnedPace["slowdown"] {
+function flag(value: unknown, what: string): boolean | undefined {
     if (value === undefined) return undefined;
-    const s = object(value, "pace.slowdown");
-    if (typeof s.fromIntervalMs !== "number" || !(s.fromIntervalMs > 0)) throw new Invalid("pace.slowdown.fromIntervalMs is not a positive number");
-    return { atMs: time(s.at, "pace.slowdown.at"), fromIntervalMs: s.fromIntervalMs };
+    if (typeof value !== "boolean") throw new Invalid(`${what} is not true or false`);
+    return value;
 }
 
 function parsePace(value: unknown): LearnedPace | undefined {
@@ -164,11 +163,11 @@ function parsePace(value: unknown): LearnedPace | undefined {
         throttleStreak: count(p.throttleStreak, "pace.throttleStreak"),
         lastThrottleAtMs: optional("lastThrottleAt"),
         paceSinceMs: optional("paceSince"),
-        slowdown: parseSlowdown(p.slowdown),
         slowingOffUntilMs: optional("slowingOffUntil"),
         lastAnsweredAtMs: optional("lastAnsweredAt"),
         answeredSincePace: p.answeredSincePace === undefined ? undefined : count(p.answeredSincePace, "pace.answeredSincePace"),
         nextAttemptAtMs: optional("nextAttemptAt"),
+        lastThrottleWasSpell: flag(p.lastThrottleWasSpell, "pace.lastThrottleWasSpell"),
     };
     return Object.fromEntries(Object.entries(pace).filter(([, v]) => v !== undefined)) as unknown as LearnedPace;
 }
