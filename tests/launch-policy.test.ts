@@ -202,6 +202,15 @@ describe("adaptive pace", () => {
         d.step(THROTTLE);
         expect(before).toBeLessThan(FLOOR_MS * PACE.spellFactor);
         expect(d.interval()).toBe(before * PACE.spellFactor);
+        // Never past spellCapFactor x the floor for other traffic's 429s; drains still go on up.
+        for (let i = 0; i < 10; i++) {
+            d.cleanFor(4 * 3_600_000);
+            d.step(THROTTLE);
+        }
+        expect(d.interval()).toBe(FLOOR_MS * PACE.spellCapFactor);
+        d.cleanFor(10 * MIN);
+        d.step(THROTTLE);
+        expect(d.interval()).toBeCloseTo(FLOOR_MS * PACE.spellCapFactor * PACE.increaseFactor, -3);
     });
 
     test("a 429 on the first probes after a spell's long cool-down shows busy spells: back to the floor, and for a while only a drain from the floor slows", () => {
