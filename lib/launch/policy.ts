@@ -17,7 +17,7 @@ export interface LaunchRetrySettings {
     readonly unknownRetries: number;
 }
 
-// Chosen from `npm run bench:hunt` sweeps on tuning seeds 1001-1400 (README "Capacity hunt"): freed
+// Chosen from `npm run bench:hunt` sweeps on tuning seeds 1001-1300 (README "Capacity hunt"): freed
 // A1 capacity is taken within seconds, so probes pay off in proportion to their rate; 30 s about
 // halves the seed's time where the tenancy's bucket allows it, and the pace adapts (below) where
 // it does not. A 429 after a clean stretch means other traffic owns the bucket for a while (~20 min
