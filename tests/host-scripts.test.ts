@@ -2,15 +2,22 @@
 // real git. Only what cannot exist in CI (systemd as PID 1, a Docker engine, cloud-init) is a
 // recorded command standing in for it, through the variables each script reads.
 import { spawnSync, SpawnSyncReturns } from "child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "fs";
 import { tmpdir, userInfo } from "os";
 import * as path from "path";
 
 const HOST = path.resolve(__dirname, "..", "assets", "host");
 const ME = userInfo().username;
 
+// Removed after the file's tests: the swap-file tests write 1 GB each, and leaked dirs of earlier
+// runs once filled the disk of a machine that runs the tier over and over.
+const scratchDirs: string[] = [];
+afterAll(() => scratchDirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
 function scratch(prefix: string): string {
-    return mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+    const dir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+    scratchDirs.push(dir);
+    return dir;
 }
 
 function requireBinary(name: string, apt: string): void {
