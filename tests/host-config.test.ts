@@ -1,9 +1,9 @@
 // The host bootstrap's config keys: required ones named in the error, secrets never echoed.
 import { spawnSync } from "child_process";
 import { generateKeyPairSync } from "crypto";
-import { mkdtempSync, readFileSync } from "fs";
-import { tmpdir } from "os";
+import { readFileSync } from "fs";
 import * as path from "path";
+import { scratchDir } from "./helpers/scratch";
 import { isPassphraseProtected } from "../lib/rules/validate";
 import { ConfigError, HOST_DEFAULTS, RawConfig, SECRET_KEYS, clearSecretProblems, hostAlertWebhookUrl, validateConfig, validateHostConfig } from "../config";
 import { OFFLINE_SECRET_PLACEHOLDER, offlineSecret } from "../lib/plan/plan";
@@ -213,7 +213,7 @@ describe("coinpilot:swapSizeGb", () => {
 });
 
 describe("a passphrase-protected SSH key", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "sshkey-"));
+    const dir = scratchDir("sshkey");
     /** A real key file from ssh-keygen: OpenSSH format, or PEM/PKCS#8 with -m. */
     const keygen = (name: string, passphrase: string, format: string[] = []): string => {
         const file = path.join(dir, name);

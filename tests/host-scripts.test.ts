@@ -2,23 +2,13 @@
 // real git. Only what cannot exist in CI (systemd as PID 1, a Docker engine, cloud-init) is a
 // recorded command standing in for it, through the variables each script reads.
 import { spawnSync, SpawnSyncReturns } from "child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "fs";
-import { tmpdir, userInfo } from "os";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "fs";
+import { userInfo } from "os";
 import * as path from "path";
+import { scratchDir } from "./helpers/scratch";
 
 const HOST = path.resolve(__dirname, "..", "assets", "host");
 const ME = userInfo().username;
-
-// Removed after the file's tests: the swap-file tests write 1 GB each, and leaked dirs of earlier
-// runs once filled the disk of a machine that runs the tier over and over.
-const scratchDirs: string[] = [];
-afterAll(() => scratchDirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-function scratch(prefix: string): string {
-    const dir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
-    scratchDirs.push(dir);
-    return dir;
-}
 
 function requireBinary(name: string, apt: string): void {
     if (spawnSync("sh", ["-c", `command -v ${name}`]).status !== 0) throw new Error(`${name} is missing: apt-get install -y ${apt}`);
@@ -53,7 +43,7 @@ describe("open-web-ports.sh (real iptables in a private network namespace)", () 
 
     /** Loads `rules` live in a fresh netns, runs the script `times` times, and returns each run's state. */
     function inNamespace(rules: string, times: number) {
-        const dir = scratch("fw");
+        const dir = scratchDir("fw");
         const rulesFile = path.join(dir, "rules.v4");
         writeFileSync(rulesFile, rules);
         chmodSync(rulesFile, 0o640);
@@ -116,7 +106,7 @@ describe("open-web-ports.sh (real iptables in a private network namespace)", () 
     });
 
     it("refuses a rules file it cannot place rules in, leaving it untouched", () => {
-        const dir = scratch("fw-bad");
+        const dir = scratchDir("fw-bad");
         const rulesFile = path.join(dir, "rules.v4");
         writeFileSync(rulesFile, "*nat\nCOMMIT\n");
         const unshare = process.getuid?.() === 0 ? ["-n"] : ["-r", "-n"];
@@ -131,7 +121,7 @@ describe("write-env.sh (real files)", () => {
     const CONTENT = "# header\nPOSTGRES_USER=coinpilot\nPOSTGRES_PASSWORD=abc123\nOPENAI_API_KEY='sk-$not expanded'\n";
 
     it("writes atomically with mode 600 and the deploy user as owner, then leaves identical content alone", () => {
-        const dir = scratch("env");
+        const dir = scratchDir("env");
         const target = path.join(dir, ".env");
         const first = run("write-env.sh", [target, ME], { input: CONTENT });
         expect(first.stderr).toBe("");
@@ -155,7 +145,7 @@ describe("write-env.sh (real files)", () => {
     });
 
     it("refuses empty input and keeps the existing file", () => {
-        const dir = scratch("env-empty");
+        const dir = scratchDir("env-empty");
         const target = path.join(dir, ".env");
         writeFileSync(target, CONTENT, { mode: 0o600 });
         const result = run("write-env.sh", [target, ME], { input: "" });
@@ -166,7 +156,7 @@ describe("write-env.sh (real files)", () => {
     });
 
     it("fails before writing when the directory or the user does not exist", () => {
-        const dir = scratch("env-missing");
+        const dir = scratchDir("env-missing");
         expect(run("write-env.sh", [path.join(dir, "nope", ".env"), ME], { input: CONTENT }).stderr).toMatch(/does not exist/);
         const noUser = run("write-env.sh", [path.join(dir, ".env"), "no-such-user-coinpilot"], { input: CONTENT });
         expect(noUser.status).not.toBe(0);
@@ -187,7 +177,7 @@ describe("checkout-app.sh (real git, local repository)", () => {
 
     /** A bare "origin" with v1 (tagged) and a later commit on main. */
     function origin() {
-        const dir = scratch("origin");
+        const dir = scratchDir("origin");
         const work = path.join(dir, "work");
         mkdirSync(work);
         git(work, "init", "-q", "-b", "main");
@@ -209,7 +199,7 @@ describe("checkout-app.sh (real git, local repository)", () => {
 
     it("checks out a tag, is a no-op the second time, follows a new ref and keeps the untracked .env", () => {
         const { url, v1, v2 } = origin();
-        const app = path.join(scratch("app"), "coin-pilot");
+        const app = path.join(scratchDir("app"), "coin-pilot");
         const first = run("checkout-app.sh", [url, "v1", app, ME], { input: "\n" });
         expect(first.stderr).toBe("");
         expect(first.stdout).toBe(`checked out v1 (${v1})\n`);
@@ -232,14 +222,14 @@ describe("checkout-app.sh (real git, local repository)", () => {
 
     it("rejects a ref that could be read as an option", () => {
         const { url } = origin();
-        const result = run("checkout-app.sh", [url, "--upload-pack=evil", path.join(scratch("app"), "x"), ME], { input: "\n" });
+        const result = run("checkout-app.sh", [url, "--upload-pack=evil", path.join(scratchDir("app"), "x"), ME], { input: "\n" });
         expect(result.status).toBe(1);
         expect(result.stderr).toMatch(/invalid ref/);
     });
 
     it("hands the stdin token to git only through GIT_ASKPASS: not in argv, the URL or .git/config", () => {
         const { url, v1 } = origin();
-        const bin = scratch("git-spy");
+        const bin = scratchDir("git-spy");
         const log = path.join(bin, "argv.log");
         const answers = path.join(bin, "askpass.log");
         // A git that records its argv and, on fetch, asks for credentials the way git does over HTTPS.
@@ -251,7 +241,7 @@ describe("checkout-app.sh (real git, local repository)", () => {
             `exec /usr/bin/git "$@"`,
         ].join("\n"));
         const token = "ghp_exampleTokenValue123";
-        const app = path.join(scratch("app"), "coin-pilot");
+        const app = path.join(scratchDir("app"), "coin-pilot");
         const result = run("checkout-app.sh", [url, "v1", app, ME], { input: `${token}\n`, env: { PATH: `${bin}:${process.env.PATH}` } });
         expect(result.stdout).toBe(`checked out v1 (${v1})\n`);
         expect(readFileSync(answers, "utf8")).toBe(`x-access-token\n${token}\n`);
@@ -263,7 +253,7 @@ describe("checkout-app.sh (real git, local repository)", () => {
 
 describe("install-unit.sh (systemctl recorded)", () => {
     function setup(failReload = false) {
-        const dir = scratch("unit");
+        const dir = scratchDir("unit");
         const unitDir = path.join(dir, "system");
         mkdirSync(unitDir);
         const log = path.join(dir, "systemctl.log");
@@ -322,7 +312,7 @@ describe("health-check.sh (recorded compose output)", () => {
     }
 
     function check(opts: { config?: string; ps?: string; unit?: string; attempts?: number; appFiles?: Record<string, string>; env?: Record<string, string> }) {
-        const dir = scratch("health");
+        const dir = scratchDir("health");
         writeFileSync(path.join(dir, "config.json"), opts.config ?? composeConfig());
         writeFileSync(path.join(dir, "ps.json"), opts.ps ?? psRows().map((r) => JSON.stringify(r)).join("\n"));
         const docker = fakeCommand(dir, "docker", [
@@ -362,7 +352,7 @@ describe("health-check.sh (recorded compose output)", () => {
     });
 
     it("reports memory, swap and disk headroom (the OOM and full disk of seed 003)", () => {
-        const dir = scratch("meminfo");
+        const dir = scratchDir("meminfo");
         writeFileSync(path.join(dir, "meminfo"), "MemTotal:       12175360 kB\nMemFree:          512000 kB\nMemAvailable:    9437184 kB\nSwapTotal:       4194300 kB\nSwapFree:        4096000 kB\n");
         const result = check({ env: { MEMINFO: path.join(dir, "meminfo"), DISK_PATHS: `${dir} /nonexistent-data-volume` } });
         expect(result.status).toBe(0);
@@ -381,7 +371,7 @@ describe("health-check.sh (recorded compose output)", () => {
     });
 
     it("names a backup cron besides ours, installed or shipped by the app (a second, parallel system)", () => {
-        const dir = scratch("crons");
+        const dir = scratchDir("crons");
         mkdirSync(path.join(dir, "cron.d"));
         writeFileSync(path.join(dir, "cron.d", "coinpilot-backup"), "5 3 * * * root /opt/coinpilot-ops/backup/postgres_backup.sh\n");
         writeFileSync(path.join(dir, "cron.d", "app-backup"), "# 1 1 * * * root /opt/coin-pilot/scripts/backup/old.sh\n5 3 * * * root /opt/coin-pilot/scripts/backup/postgres_backup.sh >> /var/log/coinpilot/postgres-backup.log 2>&1\n");
@@ -486,7 +476,7 @@ describe("wait-for-cloud-init.sh", () => {
         [2, 0, /recoverable errors; continuing/],
         [1, 1, /^$/],
     ])("cloud-init exit %i -> exit %i", (cloudInitExit, expected, stdout) => {
-        const dir = scratch("ci");
+        const dir = scratchDir("ci");
         const fake = fakeCommand(dir, "cloud-init", `[ "$1 $2" = "status --wait" ] && exit ${cloudInitExit}; echo "status: long"`);
         const staging = path.join(dir, "staging");
         const result = run("wait-for-cloud-init.sh", [staging], { env: { CLOUD_INIT: fake } });
@@ -513,7 +503,7 @@ describe("install-docker.sh version gate", () => {
 
 describe("set-timezone.sh (stand-in timedatectl and systemctl)", () => {
     function setZone(zone: string, current: string) {
-        const dir = scratch("tz");
+        const dir = scratchDir("tz");
         const zoneinfo = path.join(dir, "zoneinfo");
         mkdirSync(path.join(zoneinfo, "Asia"), { recursive: true });
         writeFileSync(path.join(zoneinfo, "Asia", "Seoul"), "TZif");
@@ -548,7 +538,7 @@ describe("set-timezone.sh (stand-in timedatectl and systemctl)", () => {
 
 describe("memory-and-logs.sh (temp root, stand-in swap commands)", () => {
     function guard(gb: string, setup: (dir: string) => void = () => {}) {
-        const dir = scratch("guards");
+        const dir = scratchDir("guards");
         const calls = path.join(dir, "calls");
         const active = path.join(dir, "active");
         setup(dir);

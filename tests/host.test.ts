@@ -1,8 +1,8 @@
 // The Host component under Pulumi mocks: the step graph, the triggers, and where secrets go.
 import { byName, created, isSecretEnvelope, plainStrings, resetCreated, settle } from "./mocks";
-import { cpSync, mkdtempSync, appendFileSync } from "fs";
-import { tmpdir } from "os";
+import { cpSync, appendFileSync } from "fs";
 import * as path from "path";
+import { scratchDir } from "./helpers/scratch";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { RecordedResource } from "../lib/plan/mock-cloud";
@@ -236,7 +236,7 @@ describe("Host triggers follow asset content", () => {
         ["checkout-app.sh", ["checkout", "checkout-script"]],
     ])("changing %s changes the triggers of %p only", async (script, expected) => {
         resetCreated();
-        const changed = mkdtempSync(path.join(tmpdir(), "assets-"));
+        const changed = scratchDir("assets");
         cpSync(HOST_ASSETS_DIR, changed, { recursive: true });
         appendFileSync(path.join(changed, script), "# changed\n");
         makeHost("edit", { assetsDir: changed }, vm);

@@ -1,8 +1,8 @@
 // The hunt's state file and its per-hunt notices: what survives between `pulumi up` runs, what a
 // corrupt or foreign file does (a warning, never a crash), and how a reset starts a new hunt.
-import { mkdtempSync, readFileSync, existsSync, mkdirSync } from "fs";
-import { tmpdir } from "os";
+import { readFileSync, existsSync, mkdirSync } from "fs";
 import * as path from "path";
+import { scratchDir } from "./helpers/scratch";
 import { defaultStatePath, fileStateStore, HuntState, HUNT_STATE_FORMAT, memoryStateStore, parseHuntState, serializeHuntState } from "../lib/launch/state";
 import { CONTINUE_WITHIN_MS, DIGEST_EVERY_MS, HuntSession } from "../lib/launch/session";
 import { AttemptEvent } from "../lib/launch/hunt";
@@ -68,7 +68,7 @@ describe("hunt state file", () => {
     });
 
     test("the file store writes whole files, reads them back and removes them", () => {
-        const file = path.join(mkdtempSync(path.join(tmpdir(), "hunt-")), "nested", "hunt-prod.json");
+        const file = path.join(scratchDir("hunt"), "nested", "hunt-prod.json");
         const store = fileStateStore(file);
         expect(store.read()).toBeUndefined();
         store.write(serializeHuntState(STATE));
@@ -111,7 +111,7 @@ describe("hunt session across runs", () => {
     });
 
     test("an unreadable or unwritable file only warns", async () => {
-        const dir = mkdtempSync(path.join(tmpdir(), "hunt-"));
+        const dir = scratchDir("hunt");
         const file = path.join(dir, "hunt-prod.json");
         mkdirSync(file); // a directory where the file should be: reading and renaming onto it both fail
         const h = harness(fileStateStore(file));

@@ -4,9 +4,9 @@
 // cloud each, seconds cheaper than a child process). The text plan's layout and the argument errors
 // of the example stack are checked in tests/plan.test.ts (unit tier).
 import { spawnSync } from "child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { readFileSync, writeFileSync } from "fs";
 import * as path from "path";
+import { scratchDir } from "./helpers/scratch";
 import { exampleConfigFile } from "./helpers/example-config";
 import { MAX_LINE } from "../lib/plan/plan";
 
@@ -125,7 +125,7 @@ describe("npm run plan", () => {
         const block = readme.slice(readme.indexOf("**Before merging**"));
         const lines = block.slice(0, block.indexOf("```\n\n")).split("\n").filter((l) => l.startsWith("npm run plan"));
         expect(lines).toHaveLength(2);
-        const dir = mkdtempSync(path.join(tmpdir(), "plan-review-"));
+        const dir = scratchDir("plan-review");
         const outputs = lines.map((line) => {
             const command = line.replace(/#.*$/, "").replaceAll("/tmp/", `${dir}/`);
             const run = spawnSync("bash", ["-c", command], { cwd: ROOT, encoding: "utf8" });
@@ -143,7 +143,7 @@ describe("npm run plan", () => {
 });
 
 describe("npm run plan -- --diff (in-process; the README test above runs it as written)", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "plan-diff-"));
+    const dir = scratchDir("plan-diff");
     const npm = planHere;
     const savedFile = path.join(dir, "old.json");
     let saved: Awaited<ReturnType<typeof npm>>;

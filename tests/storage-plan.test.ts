@@ -1,9 +1,9 @@
 // The program's storage through `npm run plan -- --json`, as a reviewer sees it (moved out of
 // tests/storage.test.ts: three plan runs in child processes belong to the assets tier, jest.tiers.js).
 import { execFile } from "child_process";
-import { mkdtempSync, readFileSync } from "fs";
-import { tmpdir } from "os";
+import { readFileSync } from "fs";
 import * as path from "path";
+import { scratchDir } from "./helpers/scratch";
 import { exampleConfigFile } from "./helpers/example-config";
 import { DATA_DEVICE_PATH } from "../components/storage";
 
@@ -14,7 +14,7 @@ const PUBLIC_IP = "oci:Core/publicIp:PublicIp";
 
 describe("the program's storage in the offline plan", () => {
     const ROOT = path.resolve(__dirname, "..");
-    const dir = mkdtempSync(path.join(tmpdir(), "storage-plan-"));
+    const dir = scratchDir("storage-plan");
     type Planned = { type: string; name: string; inputs: Record<string, any>; options?: Record<string, unknown> };
 
     type Plan = { resources: Planned[]; outputs: Record<string, unknown> };

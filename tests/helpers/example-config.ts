@@ -1,8 +1,8 @@
 // The example stack file (Pulumi.prod.yaml), read or written with edits: the tests that run the plan
 // or the real CLI against a variant of the example stack all start from it.
-import { mkdtempSync, readFileSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { readFileSync, writeFileSync } from "fs";
 import * as path from "path";
+import { scratchDir } from "./scratch";
 import { parse, stringify } from "yaml";
 
 export const EXAMPLE_CONFIG_FILE = path.resolve(__dirname, "..", "..", "Pulumi.prod.yaml");
@@ -19,7 +19,7 @@ export function exampleConfig(): Record<string, unknown> {
 export function exampleConfigFile(edit: (config: Record<string, unknown>) => void, at: { dir?: string; name?: string } = {}): string {
     const doc = parse(readFileSync(EXAMPLE_CONFIG_FILE, "utf8"));
     edit(doc.config);
-    const file = path.join(at.dir ?? mkdtempSync(path.join(tmpdir(), "plan-")), at.name ?? "Pulumi.test.yaml");
+    const file = path.join(at.dir ?? scratchDir("plan"), at.name ?? "Pulumi.test.yaml");
     writeFileSync(file, stringify(doc));
     return file;
 }
