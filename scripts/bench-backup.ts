@@ -5,7 +5,8 @@ import { execFileSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { freePort, makeTempDir, postgresCommandEnv, runBackupScript, startPostgres, startRedis } from "../tests/helpers/servers";
+import { freePort, postgresCommandEnv, runBackupScript, startPostgres, startRedis } from "../tests/helpers/servers";
+import { scratchDir } from "../tests/helpers/scratch";
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 100_000);
@@ -40,7 +41,7 @@ function mustSucceed(script: string, env: Record<string, string>): number {
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
 
 async function main(): Promise<void> {
-    const work = makeTempDir("bench");
+    const work = scratchDir("bench");
     const rows: Row[] = [];
     const pg = await startPostgres({ password: "bench-password" });
     const source = await startRedis();

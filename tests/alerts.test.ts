@@ -15,7 +15,8 @@ import { ALERT_WEBHOOK_FILE, alertWebhookCommand } from "../lib/host/alerts";
 import { ALERT_UNIT_PATH, BACKUP_ASSETS, BACKUP_INSTALL_DIR, HEALTH_UNIT_PATH, SHIPPED_ASSETS } from "../lib/host/backup-files";
 import { COMPOSE_UNIT_DEFAULTS, renderComposeUnit } from "../lib/host/systemd-unit";
 import { buildPlan, formatPlan } from "../lib/plan/plan";
-import { BACKUP_DIR, REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries, runBackupScriptAsync } from "./helpers/servers";
+import { BACKUP_DIR, REPO_ROOT, describeWithBinaries, requireBinaries, runBackupScriptAsync } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 import { startHttpStandIn } from "./helpers/http-stand-in";
 import { shellDefault } from "./helpers/shell";
 
@@ -88,7 +89,7 @@ describeWithBinaries(["curl", "flock"], "alerts from the backup jobs, against a 
 
     beforeEach(() => {
         webhook.received.length = 0;
-        work = makeTempDir("alerts");
+        work = scratchDir("alerts");
         for (const dir of ["log", "backups", "bin"]) fs.mkdirSync(path.join(work, dir));
         // Stand-ins that record: the journal writer (stdin), and curl's argv before the real curl runs.
         fs.writeFileSync(path.join(work, "bin", "logger"), `#!/bin/sh\ncat >>"${work}/journal"\n`, { mode: 0o755 });

@@ -7,7 +7,8 @@ import * as path from "path";
 import { BACKUP_ASSETS, BACKUP_ROOT, CRON_FILE_PATH, LOG_DIR } from "../lib/host/backup-files";
 import { ENV_FILE_PATH } from "../lib/host/env-file";
 import { DATA_MOUNT_POINT } from "../lib/host/data-layout";
-import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
+import { REPO_ROOT, describeWithBinaries, requireBinaries } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 import { shellDefault } from "./helpers/shell";
 
 const scripts = BACKUP_ASSETS.filter((a) => a.source.endsWith(".sh"));
@@ -30,7 +31,7 @@ describeWithBinaries(["shellcheck"], "backup scripts", () => {
     });
 
     it("shellcheck does catch a problem in a copy of a script (the check can fail)", () => {
-        const dir = makeTempDir("shellcheck");
+        const dir = scratchDir("shellcheck");
         try {
             const copy = path.join(dir, "postgres_backup.sh");
             fs.copyFileSync(path.join(REPO_ROOT, "assets", "backup", "lib.sh"), path.join(dir, "lib.sh"));
@@ -88,7 +89,7 @@ function cronJobs(text: string): { env: Record<string, string>; jobs: CronJob[] 
 describeWithBinaries(["crontab"], "cron file /etc/cron.d/coinpilot-backup", () => {
     const { env, jobs } = cronJobs(cronText);
     const crontabCheck = (text: string) => {
-        const dir = makeTempDir("cron");
+        const dir = scratchDir("cron");
         try {
             fs.writeFileSync(path.join(dir, "coinpilot-backup"), text);
             return spawnSync("crontab", ["-n", path.join(dir, "coinpilot-backup")], { encoding: "utf8" });

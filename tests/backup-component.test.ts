@@ -9,7 +9,8 @@ import * as random from "@pulumi/random";
 import { Backups } from "../components/backups";
 import { ALERT_UNIT_PATH, HEALTH_UNIT_PATH, OPS_DIR, RUNBOOK_BACKUP_DIR, runbookPathsCommand, BACKUP_ASSETS, SHIPPED_ASSETS, BACKUP_INSTALL_DIR, BACKUP_KINDS, BACKUP_ROOT, CRON_FILE_PATH, LOGROTATE_FILE_PATH, LOG_DIR, STAGING_DIR, directoriesCommand, installCommand, planBackupCopies } from "../lib/host/backup-files";
 import { sha256 } from "../lib/host/hash";
-import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
+import { REPO_ROOT, describeWithBinaries, requireBinaries } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 
 const INSTANCE_ID = "ocid1.instance.oc1..aaaaaaaaexampleinstance";
 const KEY_MARKER = "TEST-ONLY-SSH-PRIVATE-KEY-MARKER";
@@ -171,7 +172,7 @@ describe("the generated install commands, run for real in a temp root", () => {
     const under = (p: string) => path.join(root, p);
 
     beforeEach(() => {
-        root = makeTempDir("install");
+        root = scratchDir("install");
     });
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -234,7 +235,7 @@ describeWithBinaries(["shellcheck"], "generated remote commands", () => {
 
 describe("the runbook's paths on our layout, run for real in a temp root and a private mount namespace", () => {
     it("bind-mounts the backups at /var/backups/coinpilot (find sees the files), adds the fstab line once, and links the runbook's log names", () => {
-        const root = makeTempDir("runbook-paths");
+        const root = scratchDir("runbook-paths");
         try {
             for (const dir of [BACKUP_ROOT + "/postgres", "/etc", LOG_DIR]) fs.mkdirSync(path.join(root, dir), { recursive: true });
             fs.writeFileSync(path.join(root, BACKUP_ROOT, "postgres", "postgres_20260301T030500Z.dump"), "x");

@@ -17,7 +17,6 @@ import {
     checkErrorContract,
     describeWithBinaries,
     freePort,
-    makeTempDir,
     postgresCommandEnv,
     requireBinaries,
     runBackupScript,
@@ -27,6 +26,7 @@ import {
     startPostgres,
     startRedis,
 } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 
 jest.setTimeout(120_000);
 
@@ -96,7 +96,7 @@ describeWithBinaries(BINARIES, "backup failure modes against real servers", () =
         pg = await startPostgres({ password: PASSWORD });
         redis = await startRedis({ password: REDIS_PASSWORD });
         hole = await startBlackHole();
-        work = makeTempDir("failures");
+        work = scratchDir("failures");
         fs.writeFileSync(
             path.join(work, "app.env"),
             `POSTGRES_USER=${pg.user}\nPOSTGRES_PASSWORD='${PASSWORD}'\nPOSTGRES_DB=${pg.database}\nREDIS_PASSWORD=${REDIS_PASSWORD}\n`,
@@ -250,7 +250,7 @@ describeWithBinaries(BINARIES, "backup failure modes against real servers", () =
     describe("4. a run killed with -9", () => {
         it("leaves no lock behind, its .partial is reported by verify, and the next run removes it and succeeds", async () => {
             const root = path.join(work, "killed");
-            const tmp = makeTempDir("killed-tmp");
+            const tmp = scratchDir("killed-tmp");
             const e = env(root, { BACKUP_NOW: "2026-03-02T03:05:00Z", TMPDIR: tmp, BACKUP_KINDS: "postgres" });
             // A full-size dump first, so the dead run's .partial has something in it: pg_dump writes, then hangs.
             const stall = path.join(work, "stalling-pg-dump");

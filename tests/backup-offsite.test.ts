@@ -17,12 +17,12 @@ import {
     PgServer,
     REPO_ROOT,
     describeWithBinaries,
-    makeTempDir,
     postgresCommandEnv,
     requireBinaries,
     runBackupScriptAsync,
     startPostgres,
 } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 
 jest.setTimeout(120_000);
 
@@ -59,7 +59,7 @@ describeWithBinaries(BINARIES, "off-host copy against a local Object Storage sta
     beforeAll(async () => {
         requireBinaries(BINARIES);
         store = await startObjectStorage();
-        work = makeTempDir("offsite");
+        work = scratchDir("offsite");
         n8nData = path.join(work, "n8n-data");
         fs.mkdirSync(n8nData);
         fs.writeFileSync(path.join(n8nData, "database.sqlite"), randomBytes(64 * 1024));
@@ -204,7 +204,7 @@ describeWithBinaries([...BINARIES, "node", path.join(PG_BIN, "psql")], "docs/dis
         requireBinaries([...BINARIES, "node"]);
         store = await startObjectStorage();
         pg = await startPostgres({ password: "doc-password" });
-        work = makeTempDir("offsite-doc");
+        work = scratchDir("offsite-doc");
         pg.psql(`CREATE TABLE daily_risk_state (day date PRIMARY KEY, buy_count int NOT NULL, updated_at timestamptz NOT NULL);
             INSERT INTO daily_risk_state SELECT date '2026-01-01' + g, g % 7, timestamptz '2026-01-01 23:59Z' + g * interval '1 day' FROM generate_series(0, 59) g;`);
         fs.writeFileSync(path.join(work, "app.env"), `POSTGRES_USER=${pg.user}\nPOSTGRES_PASSWORD=doc-password\nPOSTGRES_DB=${pg.database}\n`);

@@ -5,7 +5,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { sha256 } from "../lib/host/hash";
-import { PG_BIN, PgServer, describeWithBinaries, freePort, makeTempDir, postgresCommandEnv, requireBinaries, runBackupScript, snapshot, startPostgres } from "./helpers/servers";
+import { PG_BIN, PgServer, describeWithBinaries, freePort, postgresCommandEnv, requireBinaries, runBackupScript, snapshot, startPostgres } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 
 jest.setTimeout(60_000);
 
@@ -40,7 +41,7 @@ describeWithBinaries(BINARIES, "postgres backups against a real server", () => {
     beforeAll(async () => {
         requireBinaries(BINARIES);
         pg = await startPostgres({ password: PASSWORD });
-        work = makeTempDir("pgbackup");
+        work = scratchDir("pgbackup");
         fs.writeFileSync(path.join(work, "app.env"), `# as the host component writes it\nPOSTGRES_USER=${pg.user}\nPOSTGRES_PASSWORD='${PASSWORD}'\nPOSTGRES_DB=${pg.database}\n`);
         pg.psql(`
             CREATE TABLE market_data (symbol text NOT NULL, ts timestamptz NOT NULL, price numeric(18, 2) NOT NULL, PRIMARY KEY (symbol, ts));

@@ -6,7 +6,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { sha256 } from "../lib/host/hash";
-import { RedisServer, describeWithBinaries, freePort, makeTempDir, requireBinaries, runBackupScript, snapshot, startRedis } from "./helpers/servers";
+import { RedisServer, describeWithBinaries, freePort, requireBinaries, runBackupScript, snapshot, startRedis } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 
 jest.setTimeout(60_000);
 
@@ -38,7 +39,7 @@ describeWithBinaries(BINARIES, "redis backups against a real server", () => {
     beforeAll(async () => {
         requireBinaries(BINARIES);
         source = await startRedis();
-        work = makeTempDir("redisbackup");
+        work = scratchDir("redisbackup");
         const commands = [];
         for (let i = 0; i < STRING_KEYS; i++) commands.push(`SET bot:status:KRW-${i} "{\\"state\\":\\"running\\",\\"n\\":${i}}"`);
         commands.push("HSET position:KRW-BTC qty 0.001 avg 91000000", "RPUSH orders:recent a b c", "SADD symbols KRW-BTC KRW-ETH", "ZADD pnl 1.5 day1 -0.2 day2", "SET session abc EX 86400");

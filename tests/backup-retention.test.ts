@@ -6,7 +6,8 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { sha256 } from "../lib/host/hash";
-import { describeWithBinaries, makeTempDir, requireBinaries, runBackupScript, snapshot } from "./helpers/servers";
+import { describeWithBinaries, requireBinaries, runBackupScript, snapshot } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 
 jest.setTimeout(60_000);
 
@@ -69,7 +70,7 @@ esac
 
     beforeAll(() => {
         requireBinaries(BINARIES);
-        work = makeTempDir("retention");
+        work = scratchDir("retention");
         n8nData = path.join(work, "n8n-data");
         fs.mkdirSync(path.join(n8nData, "nodes"), { recursive: true });
         fs.writeFileSync(path.join(n8nData, "config"), '{"encryptionKey":"test-only-key"}\n');

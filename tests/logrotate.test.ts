@@ -4,7 +4,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { BACKUP_ASSETS, LOGROTATE_FILE_PATH, LOG_DIR } from "../lib/host/backup-files";
-import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
+import { REPO_ROOT, describeWithBinaries, requireBinaries } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 
 const asset = BACKUP_ASSETS.find((a) => a.remotePath === LOGROTATE_FILE_PATH)!;
 const text = fs.readFileSync(path.join(REPO_ROOT, asset.source), "utf8");
@@ -13,7 +14,7 @@ const cronText = fs.readFileSync(path.join(REPO_ROOT, BACKUP_ASSETS.find((a) => 
 describeWithBinaries(["logrotate"], "logrotate config /etc/logrotate.d/coinpilot", () => {
     let dir: string;
     beforeAll(() => requireBinaries(["logrotate"]));
-    beforeEach(() => (dir = makeTempDir("logrotate")));
+    beforeEach(() => (dir = scratchDir("logrotate")));
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     /** Runs logrotate on `config` with a temp state file; logrotate skips group/world-writable configs. */

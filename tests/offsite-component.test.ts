@@ -15,7 +15,8 @@ import { FAKE_NAMESPACE, FAKE_PAR_TOKEN_PREFIX, RecordedResource } from "../lib/
 import { OFFSITE_DEFAULTS, OFFSITE_URL_FILE, lifecycleRules, lifecycleServiceStatement, normalizeExpiry, offsiteUrlCommand, offsiteUrlFileText } from "../lib/host/offsite";
 import { hmacSha256, sha256 } from "../lib/host/hash";
 import { shellDefault } from "./helpers/shell";
-import { REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
+import { REPO_ROOT, describeWithBinaries, requireBinaries } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 
 const COMPARTMENT = "ocid1.compartment.oc1..aaaaaaaaexamplecompartmentexampleexample";
 const ARGS = { compartmentId: COMPARTMENT, region: "ap-chuncheon-1", bucketName: "coinpilot-backups", retentionDays: 30, uploadExpires: "2028-12-31T00:00:00Z" };
@@ -188,7 +189,7 @@ describeWithBinaries(["shellcheck"], "the URL file step, run for real in a temp 
         requireBinaries(["shellcheck"]);
         const check = spawnSync("shellcheck", ["--shell=bash", "-"], { input: offsiteUrlCommand(), encoding: "utf8" });
         expect(check.stdout).toBe("");
-        const root = makeTempDir("offsite-url");
+        const root = scratchDir("offsite-url");
         try {
             // Every absolute path moves under ROOT; chown needs root, so it is dropped elsewhere.
             const sudo = `sudo() { local a; local -a args=(); for a in "$@"; do case $a in /*) args+=("$ROOT$a") ;; *) args+=("$a") ;; esac; done; if [ "$1" = sh ]; then "\${args[@]:0:2}" "$(printf '%s' "\${args[2]}" | sed "s#/etc/#$ROOT/etc/#g")"; else "\${args[@]}"; fi; }`;

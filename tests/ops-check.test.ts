@@ -8,7 +8,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME } from "../lib/host/systemd-unit";
 import { BACKUP_ASSETS, HEALTH_CHECK_PATH, OPS_CHECK_PATH, SHIPPED_ASSETS, opsCheckCommand } from "../lib/host/backup-files";
-import { BACKUP_DIR, REPO_ROOT, describeWithBinaries, makeTempDir, requireBinaries } from "./helpers/servers";
+import { BACKUP_DIR, REPO_ROOT, describeWithBinaries, requireBinaries } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 import { startHttpStandIn } from "./helpers/http-stand-in";
 import { shellDefault } from "./helpers/shell";
 
@@ -127,7 +128,7 @@ describeWithBinaries(["python3", "curl", "flock"], "ops-check.sh, against Promet
         await grafana.close();
     });
     beforeEach(() => {
-        work = makeTempDir("ops-check");
+        work = scratchDir("ops-check");
         prometheus.requests.length = 0;
         grafana.requests.length = 0;
         grafana.rules.splice(0, grafana.rules.length, ...SEED_RULES.map((name): Rule => ({ name, state: "inactive", health: "ok" })));

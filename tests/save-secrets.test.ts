@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { GENERATED_SECRETS, GENERATED_SECRETS_OUTPUT, OVERRIDE_CONFIG_KEYS } from "../lib/host/generated-secrets";
 import { configSetCalls } from "../scripts/save-secrets";
-import { REPO_ROOT, makeTempDir } from "./helpers/servers";
+import { REPO_ROOT } from "./helpers/servers";
+import { scratchDir } from "./helpers/scratch";
 
 const VALUES = Object.fromEntries(GENERATED_SECRETS.map(({ envKey }, i) => [envKey, `TEST-ONLY-VALUE-${i}-${envKey}`]));
 
@@ -14,7 +15,7 @@ describe("npm run secrets:save", () => {
     const log = () => (fs.existsSync(path.join(dir, "calls.log")) ? fs.readFileSync(path.join(dir, "calls.log"), "utf8") : "");
 
     beforeEach(() => {
-        dir = makeTempDir("save-secrets");
+        dir = scratchDir("save-secrets");
         // Records each call as "ARGS|STDIN" (one line per call); `stack output` prints $DIR/output.json.
         fs.writeFileSync(
             path.join(dir, "pulumi"),

@@ -1,9 +1,9 @@
 // The rendered coinpilot-compose.service: strict template rendering, the lines that matter,
 // a snapshot, and systemd's own verifier on the real file.
 import { spawnSync } from "child_process";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
+import { scratchDir } from "./helpers/scratch";
 import { render } from "../lib/host/render";
 import { COMPOSE_UNIT_DEFAULTS, UNIT_NAME, renderComposeUnit } from "../lib/host/systemd-unit";
 import { ALERT_UNIT_PATH, BACKUP_ASSETS, HEALTH_CHECK_PATH, HEALTH_UNIT_PATH, SHIPPED_ASSETS, installCommand, planBackupCopies } from "../lib/host/backup-files";
@@ -19,7 +19,7 @@ const assetText = (remotePath: string) => readFileSync(path.join(REPO_ROOT, asse
 function verifyRoot(): string {
     const which = spawnSync("sh", ["-c", "command -v systemd-analyze"]);
     if (which.status !== 0) throw new Error("systemd-analyze is missing: apt-get install -y systemd");
-    const root = mkdtempSync(path.join(tmpdir(), "unit-verify-"));
+    const root = scratchDir("unit-verify");
     mkdirSync(path.join(root, "usr/lib/systemd"), { recursive: true });
     cpSync("/lib/systemd/system", path.join(root, "usr/lib/systemd/system"), { recursive: true, dereference: false, verbatimSymlinks: true });
     mkdirSync(path.join(root, "etc/systemd/system"), { recursive: true });

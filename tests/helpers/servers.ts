@@ -5,7 +5,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as net from "net";
-import * as os from "os";
+import { scratchDir } from "./scratch";
 import * as path from "path";
 
 export const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
@@ -55,10 +55,6 @@ export function freePort(): Promise<number> {
             server.close(() => resolve(port));
         });
     });
-}
-
-export function makeTempDir(prefix: string): string {
-    return fs.mkdtempSync(path.join(os.tmpdir(), `coinpilot-${prefix}-`));
 }
 
 function sleep(ms: number): Promise<void> {
@@ -126,7 +122,7 @@ export async function startPostgres(options: { password?: string; database?: str
     requireBinaries([path.join(PG_BIN, "initdb"), path.join(PG_BIN, "pg_ctl"), path.join(PG_BIN, "psql")]);
     const password = options.password ?? "test-password";
     const database = options.database ?? "coinpilot";
-    const dir = makeTempDir("pg");
+    const dir = scratchDir("pg");
     const data = path.join(dir, "data");
     const pwfile = path.join(dir, "pwfile");
     const logFile = path.join(dir, "server.log");
@@ -190,7 +186,7 @@ export interface RedisServer {
  */
 export async function startRedis(options: { rdb?: string; password?: string } = {}): Promise<RedisServer> {
     requireBinaries(["redis-server", "redis-cli"]);
-    const dir = makeTempDir("redis");
+    const dir = scratchDir("redis");
     if (options.rdb) fs.copyFileSync(options.rdb, path.join(dir, "dump.rdb"));
     const logFile = path.join(dir, "server.log");
     let child: ChildProcess | undefined;
@@ -328,7 +324,7 @@ function scriptEnv(tmp: string, env: Record<string, string>): Record<string, str
  * the one-ERROR-line contract.
  */
 export function runBackupScript(script: string, env: Record<string, string>, options: RunOptions = {}): ScriptResult {
-    const tmp = makeTempDir("script-tmp");
+    const tmp = scratchDir("script-tmp");
     const before = logSizes(env.LOG_DIR);
     const started = Date.now();
     try {
@@ -351,7 +347,7 @@ export function runBackupScript(script: string, env: Record<string, string>, opt
 
 /** runBackupScript without blocking the event loop, for tests that serve something in-process (the Object Storage stand-in). */
 export async function runBackupScriptAsync(script: string, env: Record<string, string>, options: RunOptions = {}): Promise<ScriptResult> {
-    const tmp = makeTempDir("script-tmp");
+    const tmp = scratchDir("script-tmp");
     const before = logSizes(env.LOG_DIR);
     const started = Date.now();
     try {
