@@ -3,8 +3,8 @@
 // when they are on, the state file carried between runs or not), beside the two baselines run as
 // the scripts they are. Prints a table per world, the targets of issue 12, and then JSON.
 //
-// BENCH_SEEDS (default 30) hunts per world and contender, on seeds BENCH_SEED_BASE (default 1, the
-// held-out seeds the README reports) onwards; the defaults were tuned on seeds 1001-1400.
+// BENCH_SEEDS (default 30) hunts per world and contender, on seeds BENCH_SEED_BASE (default 1, which
+// no tuning used) onwards; the defaults were tuned on seeds 1001-1400, the README's table is 3001-3400.
 // BENCH_WORLDS / BENCH_CONTENDERS: regular expressions selecting rows; BENCH_PACE / BENCH_SETTINGS:
 // JSON overrides of the policy's PaceTuning / LaunchRetrySettings, for tuning runs.
 import { createHitrovPolicy, createSeedScriptPolicy } from "../lib/launch/baselines";
